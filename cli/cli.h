@@ -1,0 +1,58 @@
+/*
+ * cli/cli.h - what the commands share: the parsed global options, the
+ * output format and the helpers that print.
+ */
+#ifndef TF_CLI_H
+#define TF_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../core/config.h"
+#include "../core/tf.h"
+
+enum output_format { OUT_TABLE, OUT_JSON, OUT_PROMETHEUS };
+
+struct cli {
+	struct tf_ctx ctx;
+	const char *config_path; /* --config, or the default */
+	bool config_given;
+	enum output_format format;
+	bool color; /* stdout is a terminal and NO_COLOR is unset */
+	const char *prog;
+};
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+	const char *usage; /* option lines for "trustfix help NAME" */
+};
+
+/*
+ * Every command returns an exit status (0..8) or, after setting the error
+ * message in cli->ctx, a negative TF_E* code that main() prints and maps.
+ */
+int cmd_help(struct cli *cli, int argc, char **argv);
+int cmd_inspect(struct cli *cli, int argc, char **argv);
+int cmd_version(struct cli *cli, int argc, char **argv);
+
+const struct command *cli_command(const char *name);
+
+/* Print "usage: ..." for a command to stderr and return TF_EXIT_USAGE. */
+int cli_usage(struct cli *cli, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Handle the options every command takes (--json, --format, -q, -v).
+ * Returns 1 if 'c' was one of them, 0 if not, -1 on a bad value.
+ */
+int cli_common_option(struct cli *cli, const char *cmd, int c, const char *arg);
+
+/* Colour escape for 'what' ("red", "green", "yellow", "bold", "reset"), or "". */
+const char *cli_color(const struct cli *cli, const char *what);
+
+/* Load the configuration file named by --config (or the default). */
+int cli_load_config(struct cli *cli);
+
+#endif

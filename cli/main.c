@@ -1,0 +1,243 @@
+/*
+ * cli/main.c - trustfix's entry point: global options, the command table,
+ * and the one place where an error is printed and mapped to an exit status.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Sorted by name. */
+static const struct command commands[] = {
+	{ "help", cmd_help, "show help for trustfix or one of its commands", "help [COMMAND]" },
+	{ "inspect", cmd_inspect, "inspect trust stores and the client certificate",
+	    "inspect [STORE...] [--client-cert PATH [--client-key PATH] [--client-chain PATH]]\n"
+	    "        [--password-file FILE] [--warn-days N] [--json | --format FORMAT] [-q] [-v]\n"
+	    "\n"
+	    "  STORE                  a PEM bundle, OpenSSL hashed directory, directory of\n"
+	    "                         PEM/DER files, DER file or PKCS#12 store; default: the\n"
+	    "                         [store NAME] sections of the configuration\n"
+	    "  --client-cert PATH     the device's client certificate (default: [client] cert)\n"
+	    "  --client-key PATH      its private key, to check that it matches\n"
+	    "  --client-chain PATH    intermediates that are not in the certificate file\n"
+	    "  --password-file FILE   password of a PKCS#12 store (first line of FILE)\n"
+	    "  --warn-days N          report certificates expiring within N days (30)\n"
+	    "  --format FORMAT        table (default), json or prometheus\n"
+	    "  --json                 the same as --format json\n"
+	    "\n"
+	    "Exit status: 0 compliant, 1 findings, 2 usage or configuration error." },
+	{ "version", cmd_version, "show the version and the linked libraries", "version" },
+};
+
+static const char global_usage[] =
+    "usage: trustfix [--root DIR] [--config FILE] [--json] [-q] [-v] COMMAND [ARGS]\n";
+
+const struct command *
+cli_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+cli_usage(struct cli *cli, const char *cmd, const char *fmt, ...)
+{
+	const struct command *c = cmd != NULL ? cli_command(cmd) : NULL;
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, "%s: ", cli->prog);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	if (c != NULL)
+		fprintf(stderr, "usage: trustfix %.*s\n(see 'trustfix help %s')\n",
+		    (int)strcspn(c->usage, "\n"), c->usage, c->name);
+	else
+		fputs(global_usage, stderr);
+	return TF_EXIT_USAGE;
+}
+
+int
+cli_common_option(struct cli *cli, const char *cmd, int c, const char *arg)
+{
+	switch (c) {
+	case 'j':
+		cli->format = OUT_JSON;
+		return 1;
+	case 'F':
+		if (strcmp(arg, "table") == 0)
+			cli->format = OUT_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			cli->format = OUT_JSON;
+		else if (strcmp(arg, "prometheus") == 0)
+			cli->format = OUT_PROMETHEUS;
+		else
+			return cli_usage(cli, cmd,
+			           "unknown format '%s' (use table, json or prometheus)", arg),
+			       -1;
+		return 1;
+	case 'q':
+		cli->ctx.verbosity = -1;
+		return 1;
+	case 'v':
+		if (cli->ctx.verbosity < 0)
+			cli->ctx.verbosity = 0;
+		cli->ctx.verbosity++;
+		return 1;
+	}
+	return 0;
+}
+
+const char *
+cli_color(const struct cli *cli, const char *what)
+{
+	if (!cli->color)
+		return "";
+	if (strcmp(what, "red") == 0)
+		return "\033[31m";
+	if (strcmp(what, "green") == 0)
+		return "\033[32m";
+	if (strcmp(what, "yellow") == 0)
+		return "\033[33m";
+	if (strcmp(what, "bold") == 0)
+		return "\033[1m";
+	return "\033[0m";
+}
+
+int
+cli_load_config(struct cli *cli)
+{
+	struct tf_config *cfg;
+	int rc;
+
+	if ((rc = tf_config_load(&cfg, &cli->ctx, cli->config_path, cli->config_given)) != 0)
+		return rc;
+	tf_config_free(cli->ctx.cfg);
+	cli->ctx.cfg = cfg;
+	return 0;
+}
+
+int
+cmd_help(struct cli *cli, int argc, char **argv)
+{
+	const struct command *c;
+	size_t i;
+
+	if (argc > 2)
+		return cli_usage(cli, "help", "too many arguments");
+	if (argc == 2) {
+		if ((c = cli_command(argv[1])) == NULL)
+			return cli_usage(cli, NULL, "unknown command '%s'", argv[1]);
+		printf("trustfix %s - %s\n\nusage: trustfix [global options] %s\n", c->name,
+		    c->summary, c->usage);
+		return 0;
+	}
+	printf("trustfix - inspect and repair the trust of network and security appliances\n\n"
+	       "%s\n"
+	       "Global options:\n"
+	       "  --root DIR      every path of the managed system is taken inside DIR\n"
+	       "  --config FILE   configuration file (default %s, under --root)\n"
+	       "  --json          machine-readable output\n"
+	       "  -q, --quiet     print only errors\n"
+	       "  -v, --verbose   say more\n"
+	       "  --version       show the version and the linked libraries\n\n"
+	       "Commands:\n",
+	    global_usage, TF_DEFAULT_CONFIG);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		printf("  %-10s  %s\n", commands[i].name, commands[i].summary);
+	printf("\nSee 'trustfix help COMMAND' and trustfix(1).\n");
+	return 0;
+}
+
+static int
+finish(struct cli *cli, int rc)
+{
+	/* a full disk or a closed pipe must not pass for success */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (rc >= 0 && rc != TF_EXIT_USAGE)
+			tf_error_sys(&cli->ctx, TF_EIO, "cannot write to standard output");
+		rc = TF_EIO;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s: %s\n", cli->prog,
+		    cli->ctx.errmsg[0] ? cli->ctx.errmsg : "internal error");
+		rc = (int)tf_exit_status(rc);
+	}
+	tf_config_free(cli->ctx.cfg);
+	tf_ctx_release(&cli->ctx);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *cmd;
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+	struct cli cli;
+	int c, rc;
+
+	memset(&cli, 0, sizeof(cli));
+	tf_ctx_init(&cli.ctx);
+	cli.prog = "trustfix";
+	cli.config_path = TF_DEFAULT_CONFIG;
+	cli.color = isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0') &&
+	    (term == NULL || strcmp(term, "dumb") != 0);
+	cli.ctx.cfg = tf_config_new();
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if ((rc = tf_ctx_set_root(&cli.ctx, optarg)) != 0)
+				return finish(&cli, rc);
+			break;
+		case 'c':
+			cli.config_path = optarg;
+			cli.config_given = true;
+			break;
+		case 'h':
+			return finish(&cli, cmd_help(&cli, 1, argv));
+		case 'V':
+			return finish(&cli, cmd_version(&cli, 1, argv));
+		case '?':
+			return finish(&cli,
+			    cli_usage(&cli, NULL, "unknown option '%s'", argv[optind - 1]));
+		default:
+			if (cli_common_option(&cli, NULL, c, optarg) < 0)
+				return finish(&cli, TF_EXIT_USAGE);
+			break;
+		}
+	}
+	if (optind >= argc)
+		return finish(&cli, cli_usage(&cli, NULL, "no command given"));
+	if ((cmd = cli_command(argv[optind])) == NULL)
+		return finish(&cli, cli_usage(&cli, NULL, "unknown command '%s'", argv[optind]));
+	if (strcmp(cmd->name, "help") != 0 && strcmp(cmd->name, "version") != 0 &&
+	    (rc = cli_load_config(&cli)) != 0)
+		return finish(&cli, rc);
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* glibc: restart option parsing for the command */
+	return finish(&cli, cmd->run(&cli, argc, argv));
+}

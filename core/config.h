@@ -1,0 +1,46 @@
+/*
+ * core/config.h - the configuration file (INI): global keys, then one
+ * section per thing managed.
+ */
+#ifndef TF_CONFIG_H
+#define TF_CONFIG_H
+
+#include "tf.h"
+
+#define TF_DEFAULT_CONFIG "/etc/trustfix/trustfix.conf"
+
+struct tf_store_conf {
+	char *name; /* from "[store NAME]" */
+	char *path; /* a path of the managed system */
+};
+
+struct tf_config {
+	char *file;                     /* where it was read from, NULL if none */
+	int renew_before_days;          /* renew when fewer days remain */
+	double renew_lifetime_fraction; /* or when this much has passed; 0: unset */
+	int warn_days;                  /* "expiring" within this many days */
+	char *policy;                   /* policy file of the managed system, or NULL */
+	struct tf_store_conf *stores;
+	size_t nstores;
+	char *client_cert;
+	char *client_key;
+	char *client_chain;
+};
+
+/* A configuration holding the defaults. Never fails; free with tf_config_free(). */
+struct tf_config *tf_config_new(void);
+
+/*
+ * Read the configuration file 'path' (a path of the managed system) into
+ * *out. A missing file is an error only when 'required'. An unknown section
+ * or key, or a bad value, is TF_ECONFIG with a message naming file and line.
+ */
+int tf_config_load(struct tf_config **out, struct tf_ctx *ctx, const char *path, bool required);
+
+void tf_config_free(struct tf_config *cfg);
+
+/* Strict number parsing shared by the config and the command line: 0 or -1. */
+int tf_parse_int(const char *s, long min, long max, long *out);
+int tf_parse_double(const char *s, double min, double max, double *out);
+
+#endif
