@@ -100,7 +100,7 @@ tf_error_ssl(struct tf_ctx *ctx, int code, const char *fmt, ...)
 	if ((e = ERR_peek_last_error()) != 0)
 		reason = ERR_reason_error_string(e);
 	va_start(ap, fmt);
-	verror(ctx, code, reason != NULL ? reason : "unknown OpenSSL error", fmt, ap);
+	verror(ctx, code, reason, fmt, ap);
 	va_end(ap);
 	ERR_clear_error();
 	return code;
