@@ -47,10 +47,10 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-CLI_TESTS := $(sort $(wildcard tests/cli/t*.sh))
+CLI_TESTS := $(sort $(wildcard tests/cli/t*.sh)) tests/crash/crashtest.sh
 TRUSTFIX_BIN ?= trustfix
 
-.PHONY: all deps check check-run asan demo fuzz bench bundles install format format-check clean
+.PHONY: all deps check check-run crashtest asan demo fuzz bench bundles install format format-check clean
 .DEFAULT_GOAL := all
 
 all: $(TRUSTFIX_BIN)
@@ -94,6 +94,10 @@ check-run: $(TRUSTFIX_BIN) $(UNIT_BIN) $(TOOL_BIN)
 	TF_TOOLS=$(abspath $(BUILD)/tools) TF_SRC=$(CURDIR) \
 	prove --source Executable -j2 $(UNIT_BIN:%=./%) $(CLI_TESTS:%=./%)
 
+# Kill trustfix at every write step and check the stores and the audit log.
+crashtest: $(TRUSTFIX_BIN)
+	TRUSTFIX=$(abspath $(TRUSTFIX_BIN)) TF_SRC=$(CURDIR) tests/crash/crashtest.sh
+
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 asan: deps
@@ -110,19 +114,26 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 
-build-fuzz/%: fuzz/%.c
+# Relinked on every run (the library incrementally rebuilt first), so that a
+# change to the library is never fuzzed with a stale binary.
+build-fuzz/%: fuzz/%.c FORCE
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" \
 		HARDEN_CFLAGS=-fPIE build-fuzz/libtrustfix.a
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) -I. -o $@ $< \
 		build-fuzz/libtrustfix.a $(LIBS)
 
+FORCE:
+
+# Every target runs; a crash in any fails the run (logs in build-fuzz/<target>.log).
 fuzz: $(FUZZ_TARGETS)
-	@for t in $(FUZZ_TARGETS); do \
+	@failed=; for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); mkdir -p build-fuzz/corpus/$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build-fuzz/ \
-			build-fuzz/corpus/$$n fuzz/corpus/$$n 2>&1 | tail -n 3 || exit 1; \
-	done
+			build-fuzz/corpus/$$n fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1 || failed="$$failed $$n"; \
+		tail -n 3 build-fuzz/$$n.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (see build-fuzz/*.log)"; exit 1; fi
 
 bench: $(TRUSTFIX_BIN) $(TOOL_BIN)
 	TRUSTFIX=$(abspath $(TRUSTFIX_BIN)) TF_TOOLS=$(abspath $(BUILD)/tools) bench/inspect

@@ -33,8 +33,13 @@ struct command {
  * Every command returns an exit status (0..8) or, after setting the error
  * message in cli->ctx, a negative TF_E* code that main() prints and maps.
  */
+int cmd_add(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 int cmd_inspect(struct cli *cli, int argc, char **argv);
+int cmd_log(struct cli *cli, int argc, char **argv);
+int cmd_remove(struct cli *cli, int argc, char **argv);
+int cmd_rollback(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 
 const struct command *cli_command(const char *name);

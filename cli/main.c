@@ -9,10 +9,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "change.h"
 #include "cli.h"
 
 /* Sorted by name. */
 static const struct command commands[] = {
+	{ "add", cmd_add, "add certificates to trust stores, as one audited change",
+	    "add CERT... [--store S]... [--password-file FILE] [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  CERT                   a PEM file (any number of certificates) or a DER file\n"
+	    "  --store S              the store to change (repeatable); default: every\n"
+	    "                         [store NAME] of the configuration\n"
+	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE
+	    "\n"
+	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do,\n"
+	    "2 usage error, 4 refused, 8 locked." },
 	{ "help", cmd_help, "show help for trustfix or one of its commands", "help [COMMAND]" },
 	{ "inspect", cmd_inspect, "inspect trust stores and the client certificate",
 	    "inspect [STORE...] [--client-cert PATH [--client-key PATH] [--client-chain PATH]]\n"
@@ -30,6 +41,37 @@ static const struct command commands[] = {
 	    "  --json                 the same as --format json\n"
 	    "\n"
 	    "Exit status: 0 compliant, 1 findings, 2 usage or configuration error." },
+	{ "log", cmd_log, "list the changes recorded in the audit log",
+	    "log [-n N] [--json]\n"
+	    "\n"
+	    "  -n N                   the last N changes only" },
+	{ "remove", cmd_remove, "remove certificates from trust stores, as one audited change",
+	    "remove SHA256... | --subject TEXT [--all-matching] [--store S]... [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  SHA256                 the certificate's SHA-256 fingerprint (64 hex digits;\n"
+	    "                         colons as openssl prints them are accepted)\n"
+	    "  --subject TEXT         the certificates whose subject contains TEXT; more\n"
+	    "                         than one is an error unless --all-matching\n"
+	    "  --store S              the store to change (repeatable); default: every\n"
+	    "                         [store NAME] of the configuration\n"
+	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE
+	    "\n"
+	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do,\n"
+	    "2 usage error, 4 refused, 8 locked." },
+	{ "rollback", cmd_rollback, "undo a recorded change, as a new audited change",
+	    "rollback [CHANGE] [--to CHANGE] [--force] [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  CHANGE                 the change to undo: a commit id prefix, HEAD or\n"
+	    "                         HEAD~N; default: the last change not rolled back yet\n"
+	    "  --to CHANGE            restore every managed file as it was after CHANGE\n"
+	    "  --force                undo even when a later change touched the same files\n" CHANGE_USAGE
+	    "\n"
+	    "Exit status: 0 rolled back, 3 nothing to do, 2 usage error, 4 refused\n"
+	    "because a later change touched the same files, 8 locked." },
+	{ "show", cmd_show, "show one recorded change",
+	    "show [CHANGE] [--json]\n"
+	    "\n"
+	    "  CHANGE                 a commit id prefix, HEAD or HEAD~N (default HEAD)" },
 	{ "version", cmd_version, "show the version and the linked libraries", "version" },
 };
 

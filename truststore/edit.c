@@ -378,7 +378,8 @@ read_dir(struct truststore *ts, struct dentry **out, size_t *nout)
 		n++;
 	}
 	closedir(dir);
-	qsort(v, n, sizeof(*v), cmp_dentry);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_dentry);
 	for (i = 0; i < n; i++) {
 		char *path = tf_path_join(ts->path, v[i].name);
 
@@ -411,6 +412,8 @@ dentry_find(struct dentry *v, size_t n, const char *name)
 {
 	struct dentry key = { .name = (char *)name };
 
+	if (n == 0)
+		return NULL;
 	return bsearch(&key, v, n, sizeof(*v), cmp_dentry);
 }
 
@@ -481,7 +484,8 @@ renumber(struct ts_plan *p, struct truststore *ts, struct dentry *v, size_t n, s
 	long next = 0;
 	char name[32];
 
-	qsort(slots, nslots, sizeof(*slots), cmp_slot);
+	if (nslots > 1)
+		qsort(slots, nslots, sizeof(*slots), cmp_slot);
 	for (i = 0; i < nslots; i++) {
 		const struct dentry *cur;
 		char *path;

@@ -1,0 +1,843 @@
+/*
+ * cli/change.c - every change of the managed system goes through here:
+ * lock, recovery of a crashed run, a record of drift (files edited by hand
+ * since the last recorded state), the plan, the dry run, the transaction
+ * and the audit commit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "../audit/audit.h"
+#include "../core/path.h"
+#include "../core/subject.h"
+#include "../txn/txn.h"
+#include "change.h"
+#include "output.h"
+
+#define STATE_FILE_MAX (256 * 1024 * 1024)
+
+int
+change_option(struct cli *cli, const char *cmd, struct change_opts *o, int c, const char *arg)
+{
+	long v;
+
+	switch (c) {
+	case 'n':
+		o->dry_run = true;
+		return 1;
+	case 1001:
+		o->reason = arg;
+		return 1;
+	case 1002:
+		o->ticket = arg;
+		return 1;
+	case 1003:
+		o->operator_name = arg;
+		return 1;
+	case 1004:
+		if (tf_parse_int(arg, 0, 86400, &v) == -1)
+			return cli_usage(cli, cmd, "bad --wait '%s' (seconds, 0 to 86400)", arg), -1;
+		o->wait_seconds = (int)v;
+		return 1;
+	}
+	return 0;
+}
+
+static const char *
+operator_name(const struct change_opts *o)
+{
+	const char *s = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (o->operator_name != NULL)
+		return o->operator_name;
+	if (s != NULL && *s != '\0')
+		return s;
+	if ((pw = getpwuid(getuid())) != NULL)
+		return pw->pw_name;
+	return "unknown";
+}
+
+char *
+change_abspath(struct cli *cli, const char *path)
+{
+	char cwd[4096];
+
+	if (path[0] == '/')
+		return tf_strdup(path);
+	if (strcmp(cli->ctx.root, "/") != 0 || getcwd(cwd, sizeof(cwd)) == NULL)
+		return tf_asprintf("/%s", path);
+	return tf_path_join(cwd, path);
+}
+
+void
+change_add_file(struct change *ch, enum ts_op_kind kind, const char *path, const void *data,
+    size_t len, mode_t mode)
+{
+	struct change_file *f;
+
+	ch->files = tf_realloc(ch->files, (ch->nfiles + 1) * sizeof(*ch->files));
+	f = &ch->files[ch->nfiles++];
+	f->path = tf_strdup(path);
+	f->kind = kind;
+	f->len = len;
+	f->mode = mode;
+	f->data = NULL;
+	if (data != NULL) {
+		f->data = tf_malloc(len + 1);
+		memcpy(f->data, data, len);
+		f->data[len] = '\0';
+	}
+}
+
+void
+change_add_trailer(struct change *ch, const char *key, const char *value)
+{
+	ch->trailer_keys = tf_realloc(ch->trailer_keys, (ch->ntrailers + 1) * sizeof(char *));
+	ch->trailer_values = tf_realloc(ch->trailer_values, (ch->ntrailers + 1) * sizeof(char *));
+	ch->trailer_keys[ch->ntrailers] = tf_strdup(key);
+	ch->trailer_values[ch->ntrailers] = tf_strdup(value);
+	ch->ntrailers++;
+}
+
+static void
+body_append(struct change *ch, const char *line)
+{
+	size_t n = ch->body != NULL ? strlen(ch->body) : 0, m = strlen(line);
+
+	ch->body = tf_realloc(ch->body, n + m + 2);
+	memcpy(ch->body + n, line, m);
+	ch->body[n + m] = '\n';
+	ch->body[n + m + 1] = '\0';
+}
+
+void
+change_add_plan(struct change *ch, const struct ts_plan *plan)
+{
+	char hex[65], *line;
+	size_t i;
+
+	if (plan->nops == 0)
+		return;
+	line = tf_asprintf("%s:", plan->store);
+	body_append(ch, line);
+	free(line);
+	for (i = 0; i < plan->nadded; i++) {
+		tf_hex(hex, plan->added[i].sha256, 32);
+		line = tf_asprintf("+ %s (%.16s)", tf_subject_short(plan->added[i].subject), hex);
+		body_append(ch, line);
+		free(line);
+		line = tf_asprintf("%s %s", plan->store, hex);
+		change_add_trailer(ch, "Trustfix-Added", line);
+		free(line);
+	}
+	for (i = 0; i < plan->nremoved; i++) {
+		tf_hex(hex, plan->removed[i].sha256, 32);
+		line = tf_asprintf("- %s (%.16s)", tf_subject_short(plan->removed[i].subject), hex);
+		body_append(ch, line);
+		free(line);
+		line = tf_asprintf("%s %s", plan->store, hex);
+		change_add_trailer(ch, "Trustfix-Removed", line);
+		free(line);
+	}
+	for (i = 0; i < plan->nops; i++) {
+		const struct ts_op *op = &plan->ops[i];
+
+		change_add_file(ch, op->kind, op->path, op->data, op->len, op->mode);
+	}
+}
+
+void
+change_release(struct change *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->nfiles; i++) {
+		free(ch->files[i].path);
+		free(ch->files[i].data);
+	}
+	for (i = 0; i < ch->ntrailers; i++) {
+		free(ch->trailer_keys[i]);
+		free(ch->trailer_values[i]);
+	}
+	free(ch->files);
+	free(ch->trailer_keys);
+	free(ch->trailer_values);
+	free(ch->subject_line);
+	free(ch->body);
+	memset(ch, 0, sizeof(*ch));
+}
+
+int
+change_read_state(struct cli *cli, const char *path, struct change_file *f, bool *exists)
+{
+	struct tf_ctx *ctx = &cli->ctx;
+	struct stat st;
+	char *host, *buf = NULL;
+	size_t len;
+	int fd, rc;
+
+	memset(f, 0, sizeof(*f));
+	*exists = false;
+	if (tf_lstat(ctx, path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		host = tf_hostpath(ctx, path);
+		rc = tf_error_sys(ctx, TF_EIO, "cannot stat '%s'", host);
+		free(host);
+		return rc;
+	}
+	f->path = tf_strdup(path);
+	f->mode = st.st_mode & 07777;
+	if (S_ISLNK(st.st_mode)) {
+		f->kind = TS_OP_SYMLINK;
+		if ((buf = tf_readlink(ctx, path)) == NULL) {
+			host = tf_hostpath(ctx, path);
+			rc = tf_error_sys(ctx, TF_EIO, "cannot read link '%s'", host);
+			free(host);
+			return rc;
+		}
+		f->data = (unsigned char *)buf;
+		f->len = strlen(buf);
+		*exists = true;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0; /* folders and others are not recorded */
+	f->kind = TS_OP_WRITE;
+	host = tf_hostpath(ctx, path);
+	if ((fd = tf_open(ctx, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0)) == -1) {
+		rc = tf_error_sys(ctx, TF_EIO, "cannot open '%s'", host);
+		free(host);
+		return rc;
+	}
+	rc = tf_read_fd(ctx, fd, host, STATE_FILE_MAX, &buf, &len);
+	close(fd);
+	free(host);
+	if (rc != 0)
+		return rc;
+	f->data = (unsigned char *)buf;
+	f->len = len;
+	*exists = true;
+	return 0;
+}
+
+static unsigned
+audit_mode(const struct change_file *f)
+{
+	if (f->kind == TS_OP_SYMLINK)
+		return AUDIT_MODE_LINK;
+	return (f->mode & 0111) ? AUDIT_MODE_EXEC : AUDIT_MODE_FILE;
+}
+
+/* The files of the stores in scope, as they are now. */
+static int
+collect_state(struct cli *cli, char *const *scope, size_t nscope, struct change *st)
+{
+	struct tf_ctx *ctx = &cli->ctx;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < nscope && rc == 0; i++) {
+		struct change_file f;
+		struct stat sb;
+		bool exists;
+		DIR *d;
+		int fd;
+
+		if (tf_lstat(ctx, scope[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			struct dirent *de;
+			char **names = NULL;
+			size_t n = 0, k;
+
+			if ((fd = tf_open(ctx, scope[i], O_RDONLY | O_DIRECTORY, 0)) == -1 ||
+			    (d = fdopendir(fd)) == NULL) {
+				char *host = tf_hostpath(ctx, scope[i]);
+
+				if (fd != -1)
+					close(fd);
+				rc = tf_error_sys(ctx, TF_EIO, "cannot list '%s'", host);
+				free(host);
+				break;
+			}
+			while ((de = readdir(d)) != NULL) {
+				if (de->d_name[0] == '.')
+					continue;
+				names = tf_realloc(names, (n + 1) * sizeof(*names));
+				names[n++] = tf_path_join(scope[i], de->d_name);
+			}
+			closedir(d);
+			for (k = 0; k < n; k++) {
+				if (rc == 0 && (rc = change_read_state(cli, names[k], &f, &exists)) == 0 && exists) {
+					change_add_file(st, f.kind, f.path, f.data, f.len, f.mode);
+				}
+				free(f.path);
+				free(f.data);
+				free(names[k]);
+			}
+			free(names);
+			continue;
+		}
+		if ((rc = change_read_state(cli, scope[i], &f, &exists)) == 0 && exists)
+			change_add_file(st, f.kind, f.path, f.data, f.len, f.mode);
+		free(f.path);
+		free(f.data);
+	}
+	return rc;
+}
+
+static bool
+in_scope(const char *relpath, char *const *scope, size_t nscope)
+{
+	size_t i, n;
+
+	for (i = 0; i < nscope; i++) {
+		const char *s = scope[i];
+
+		while (*s == '/')
+			s++;
+		n = strlen(s);
+		if (strncmp(relpath, s, n) == 0 && (relpath[n] == '\0' || relpath[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+struct recorded {
+	char **paths;
+	char (*ids)[41];
+	unsigned *modes;
+	size_t n;
+	char *const *scope;
+	size_t nscope;
+};
+
+static int
+collect_recorded(const struct audit_blob *b, void *arg)
+{
+	struct recorded *r = arg;
+
+	if (!in_scope(b->path, r->scope, r->nscope))
+		return 0;
+	r->paths = tf_realloc(r->paths, (r->n + 1) * sizeof(*r->paths));
+	r->ids = tf_realloc(r->ids, (r->n + 1) * sizeof(*r->ids));
+	r->modes = tf_realloc(r->modes, (r->n + 1) * sizeof(*r->modes));
+	r->paths[r->n] = tf_strdup(b->path);
+	memcpy(r->ids[r->n], b->id, 41);
+	r->modes[r->n] = b->mode;
+	r->n++;
+	return 0;
+}
+
+static void
+recorded_release(struct recorded *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->paths[i]);
+	free(r->paths);
+	free(r->ids);
+	free(r->modes);
+}
+
+/* Record one change in the log; files are converted to the log's form. */
+static int
+record(struct cli *cli, struct audit *a, const struct change_opts *o, const struct change *ch,
+    char id_out[41])
+{
+	struct audit_file *af = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*af));
+	struct audit_change ac = { 0 };
+	size_t i;
+	int rc;
+
+	(void)cli;
+	for (i = 0; i < ch->nfiles; i++) {
+		const struct change_file *f = &ch->files[i];
+
+		af[i].path = f->path + strspn(f->path, "/");
+		af[i].data = f->data;
+		af[i].len = f->len;
+		af[i].mode = audit_mode(f);
+		af[i].remove = f->kind == TS_OP_REMOVE;
+	}
+	ac.subject_line = ch->subject_line;
+	ac.body = ch->body;
+	ac.reason = o->reason;
+	ac.ticket = o->ticket;
+	ac.operator_name = operator_name(o);
+	ac.command = o->command;
+	ac.trailer_keys = (const char *const *)ch->trailer_keys;
+	ac.trailer_values = (const char *const *)ch->trailer_values;
+	ac.ntrailers = ch->ntrailers;
+	rc = audit_record(id_out, a, af, ch->nfiles, &ac);
+	free(af);
+	return rc;
+}
+
+/*
+ * Bring the log up to date with the files in scope: a first record of
+ * stores never recorded, and a record of what changed behind its back.
+ */
+static int
+sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *const *scope,
+    size_t nscope)
+{
+	struct change now = { 0 }, drift = { 0 };
+	struct recorded rec = { .scope = scope, .nscope = nscope };
+	char head[41], id[41], bid[41], *list = NULL;
+	bool empty;
+	size_t i, k;
+	int rc;
+
+	if ((rc = collect_state(cli, scope, nscope, &now)) != 0)
+		goto out;
+	if ((rc = audit_head(head, &empty, a)) != 0)
+		goto out;
+	if (!empty && (rc = audit_tree_walk(a, head, AUDIT_WALK_NODATA, collect_recorded, &rec)) != 0)
+		goto out;
+	for (i = 0; i < now.nfiles; i++) {
+		const struct change_file *f = &now.files[i];
+		const char *rel = f->path + strspn(f->path, "/");
+
+		for (k = 0; k < rec.n; k++)
+			if (strcmp(rec.paths[k], rel) == 0)
+				break;
+		if (k < rec.n) {
+			if ((rc = audit_blob_id(bid, a, f->data, f->len)) != 0)
+				goto out;
+			rec.modes[k] |= 0x80000000u; /* seen */
+			if (strcmp(bid, rec.ids[k]) == 0 &&
+			    (rec.modes[k] & ~0x80000000u) == audit_mode(f))
+				continue;
+		}
+		change_add_file(&drift, f->kind, f->path, f->data, f->len, f->mode);
+	}
+	for (k = 0; k < rec.n; k++) {
+		if (!(rec.modes[k] & 0x80000000u)) {
+			char *abs = tf_asprintf("/%s", rec.paths[k]);
+
+			change_add_file(&drift, TS_OP_REMOVE, abs, NULL, 0, 0);
+			free(abs);
+		}
+	}
+	if (drift.nfiles == 0)
+		goto out;
+	for (i = 0; i < nscope; i++) {
+		char *l = tf_asprintf("%s%s%s", list ? list : "", list ? ", " : "", scope[i]);
+
+		free(list);
+		list = l;
+	}
+	if (rec.n == 0) {
+		drift.subject_line = tf_asprintf("record the state of %s", list);
+		drift.body = tf_strdup("the files as they were before trustfix changed them\n");
+		change_add_trailer(&drift, "Trustfix-Baseline", "yes");
+	} else {
+		drift.subject_line = tf_asprintf("external change detected in %s", list);
+		drift.body = tf_asprintf("%zu file%s changed outside trustfix since the last "
+					 "recorded change\n",
+		    drift.nfiles, drift.nfiles == 1 ? "" : "s");
+		change_add_trailer(&drift, "Trustfix-Drift", "yes");
+	}
+	{
+		struct change_opts dopts = *o;
+
+		dopts.reason = NULL;
+		dopts.ticket = NULL;
+		rc = record(cli, a, &dopts, &drift, id);
+	}
+	if (rc == 0 && rec.n > 0 && cli->ctx.verbosity >= 0)
+		fprintf(stderr, "trustfix: external change detected in %s: recorded as %.12s\n", list,
+		    id);
+out:
+	free(list);
+	recorded_release(&rec);
+	change_release(&now);
+	change_release(&drift);
+	return rc;
+}
+
+static char *
+payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
+{
+	json_t *doc = json_object(), *tr = json_array();
+	char *s;
+	size_t i;
+
+	json_object_set_new(doc, "subject", out_jstr(ch->subject_line));
+	json_object_set_new(doc, "body", out_jstr(ch->body));
+	json_object_set_new(doc, "reason", out_jstr(o->reason));
+	json_object_set_new(doc, "ticket", out_jstr(o->ticket));
+	json_object_set_new(doc, "operator", out_jstr(operator_name(o)));
+	json_object_set_new(doc, "command", out_jstr(o->command));
+	for (i = 0; i < ch->ntrailers; i++)
+		json_array_append_new(tr, json_pack("[ss]", ch->trailer_keys[i], ch->trailer_values[i]));
+	json_object_set_new(doc, "trailers", tr);
+	s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	*len = s != NULL ? strlen(s) : 0;
+	return s;
+}
+
+/* Record the change a crashed run completed, from its journal payload. */
+static int
+record_recovered(struct cli *cli, struct audit *a, struct txn *t)
+{
+	struct change ch = { 0 };
+	struct change_opts o = { 0 };
+	const void *pl;
+	json_t *doc = NULL, *tr, *pair;
+	json_error_t jerr;
+	char id[41];
+	size_t len, i, n = txn_recovered_count(t);
+	int rc = 0;
+
+	if ((pl = txn_recovered_payload(t, &len)) != NULL)
+		doc = json_loadb(pl, len, 0, &jerr);
+	ch.subject_line = tf_asprintf("%s (completed after an interruption)",
+	    doc != NULL && json_string_value(json_object_get(doc, "subject"))
+		? json_string_value(json_object_get(doc, "subject"))
+		: "change");
+	if (doc != NULL && json_string_value(json_object_get(doc, "body")) != NULL)
+		ch.body = tf_strdup(json_string_value(json_object_get(doc, "body")));
+	o.reason = doc != NULL ? json_string_value(json_object_get(doc, "reason")) : NULL;
+	o.ticket = doc != NULL ? json_string_value(json_object_get(doc, "ticket")) : NULL;
+	o.operator_name = doc != NULL ? json_string_value(json_object_get(doc, "operator")) : NULL;
+	o.command = doc != NULL ? json_string_value(json_object_get(doc, "command")) : NULL;
+	tr = doc != NULL ? json_object_get(doc, "trailers") : NULL;
+	json_array_foreach(tr, i, pair)
+	{
+		const char *k = json_string_value(json_array_get(pair, 0));
+		const char *v = json_string_value(json_array_get(pair, 1));
+
+		if (k != NULL && v != NULL)
+			change_add_trailer(&ch, k, v);
+	}
+	change_add_trailer(&ch, "Trustfix-Recovered", "yes");
+	for (i = 0; i < n && rc == 0; i++) {
+		enum txn_kind kind;
+		const char *path = txn_recovered_path(t, i, &kind);
+		struct change_file f;
+		bool exists;
+
+		if ((rc = change_read_state(cli, path, &f, &exists)) == 0) {
+			if (exists)
+				change_add_file(&ch, f.kind, path, f.data, f.len, f.mode);
+			else
+				change_add_file(&ch, TS_OP_REMOVE, path, NULL, 0, 0);
+		}
+		free(f.path);
+		free(f.data);
+	}
+	if (rc == 0)
+		rc = record(cli, a, &o, &ch, id);
+	if (rc == 0)
+		rc = txn_recovery_done(t);
+	json_decref(doc);
+	change_release(&ch);
+	return rc;
+}
+
+/* Lock, recover, open the log and record drift: the start of every change. */
+static int
+begin(struct cli *cli, const struct change_opts *o, char *const *scope, size_t nscope,
+    struct txn **t, struct audit **a)
+{
+	int rc;
+
+	if ((rc = txn_begin(t, &cli->ctx, o->wait_seconds)) != 0)
+		return rc;
+	if (txn_recovered(*t) != NULL && cli->ctx.verbosity >= 0)
+		fprintf(stderr, "trustfix: %s\n", txn_recovered(*t));
+	if ((rc = audit_open(a, &cli->ctx, 0)) != 0)
+		return rc;
+	if ((rc = audit_recover(*a)) != 0)
+		return rc;
+	if (txn_recovered_count(*t) > 0 && (rc = record_recovered(cli, *a, *t)) != 0)
+		return rc;
+	return sync_scope(cli, *a, o, scope, nscope);
+}
+
+int
+change_sync(struct cli *cli, const struct change_opts *o, char *const *scope, size_t nscope)
+{
+	struct txn *t = NULL;
+	struct audit *a = NULL;
+	int rc;
+
+	if ((rc = begin(cli, o, scope, nscope, &t, &a)) == 0)
+		rc = txn_end(t);
+	audit_free(a);
+	txn_free(t);
+	return rc;
+}
+
+static int
+stage(struct txn *t, const struct change *ch)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < ch->nfiles && rc == 0; i++) {
+		const struct change_file *f = &ch->files[i];
+
+		switch (f->kind) {
+		case TS_OP_WRITE:
+			rc = txn_write(t, f->path, f->data, f->len, f->mode);
+			break;
+		case TS_OP_SYMLINK:
+			rc = txn_symlink(t, f->path, (const char *)f->data);
+			break;
+		case TS_OP_REMOVE:
+			rc = txn_remove(t, f->path);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* Refuse, before anything is written, content the log would refuse. */
+static int
+check_no_key(struct cli *cli, const struct change *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->nfiles; i++) {
+		const struct change_file *f = &ch->files[i];
+
+		if (f->kind == TS_OP_WRITE && memmem(f->data, f->len, "PRIVATE KEY", 11) != NULL) {
+			char *host = tf_hostpath(&cli->ctx, f->path);
+			int rc = tf_error(&cli->ctx, TF_EREFUSED,
+			    "'%s' would hold a private key block: private keys are never kept in a "
+			    "trust store or the audit log; remove the key from it first",
+			    host);
+
+			free(host);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int
+change_run(struct cli *cli, const struct change_opts *o, char *const *scope, size_t nscope,
+    change_plan_fn plan, void *arg, struct change *ch, char id_out[41])
+{
+	struct txn *t = NULL;
+	struct audit *a = NULL;
+	char *payload = NULL;
+	size_t plen;
+	int rc;
+
+	id_out[0] = '\0';
+	if (o->dry_run) {
+		/* no lock, no recovery, nothing written: the plan against what is there */
+		if (audit_open(&a, &cli->ctx, AUDIT_OPEN_READONLY) != 0) {
+			tf_error_clear(&cli->ctx);
+			a = NULL;
+		}
+		rc = plan(cli, a, ch, arg);
+		if (rc == 0 && ch->nfiles == 0)
+			rc = TF_EXIT_NOTHING;
+		goto out;
+	}
+	if ((rc = begin(cli, o, scope, nscope, &t, &a)) != 0)
+		goto out;
+	if ((rc = plan(cli, a, ch, arg)) != 0)
+		goto out;
+	if (ch->nfiles == 0) {
+		rc = TF_EXIT_NOTHING; /* txn_free() releases the lock */
+		goto out;
+	}
+	if ((rc = check_no_key(cli, ch)) != 0 || (rc = stage(t, ch)) != 0)
+		goto out;
+	payload = payload_json(o, ch, &plen);
+	if (payload != NULL)
+		txn_set_payload(t, payload, plen);
+	if ((rc = txn_commit(t)) != 0)
+		goto out;
+	if ((rc = record(cli, a, o, ch, id_out)) != 0)
+		goto out; /* the journal stays: the next run records the change */
+	rc = txn_end(t);
+out:
+	free(payload);
+	audit_free(a);
+	txn_free(t);
+	return rc;
+}
+
+void
+change_free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+change_stores(struct cli *cli, const char *cmd, char **named, size_t nnamed, char ***out,
+    size_t *nout)
+{
+	const struct tf_config *cfg = cli->ctx.cfg;
+	char **v;
+	size_t i, n = nnamed ? nnamed : cfg->nstores;
+
+	*out = NULL;
+	*nout = 0;
+	if (n == 0)
+		return cli_usage(cli, cmd,
+			   "no store: name one with --store, or add a [store NAME] section to the "
+			   "configuration"),
+		       TF_EUSAGE;
+	v = tf_calloc(n, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		const char *p = nnamed ? named[i] : cfg->stores[i].path;
+
+		if (strstr(p, "..") != NULL) {
+			change_free_list(v, i);
+			return tf_error(&cli->ctx, TF_EUSAGE, "store path '%s' must not contain '..'", p);
+		}
+		v[i] = change_abspath(cli, p);
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+int
+change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_t **len,
+    size_t *n)
+{
+	char *buf = NULL;
+	size_t blen;
+	BIO *bio = NULL;
+	X509 *x;
+	int rc;
+
+	if ((rc = tf_read_input(&cli->ctx, file, 16 * 1024 * 1024, &buf, &blen)) != 0)
+		return rc;
+	bio = BIO_new_mem_buf(buf, (int)blen);
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		unsigned char *d = NULL;
+		int l = i2d_X509(x, &d);
+
+		X509_free(x);
+		if (l <= 0)
+			continue;
+		*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
+		*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
+		(*der)[*n] = tf_malloc((size_t)l);
+		memcpy((*der)[*n], d, (size_t)l);
+		(*len)[*n] = (size_t)l;
+		(*n)++;
+		OPENSSL_free(d);
+	}
+	ERR_clear_error();
+	if (memmem(buf, blen, "-----BEGIN", 10) == NULL) {
+		const unsigned char *p = (const unsigned char *)buf;
+
+		if ((x = d2i_X509(NULL, &p, (long)blen)) != NULL) {
+			X509_free(x);
+			*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
+			*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
+			(*der)[*n] = tf_malloc(blen);
+			memcpy((*der)[*n], buf, blen);
+			(*len)[*n] = blen;
+			(*n)++;
+		} else {
+			rc = tf_error(&cli->ctx, TF_EINVALID,
+			    "'%s' holds no certificate (PEM or DER expected)", file);
+		}
+	} else if (memmem(buf, blen, "CERTIFICATE-----", 16) == NULL) {
+		rc = tf_error(&cli->ctx, TF_EINVALID, "'%s' holds no certificate (PEM or DER expected)",
+		    file);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	free(buf);
+	return rc;
+}
+
+static const char *
+op_name(enum ts_op_kind k)
+{
+	return k == TS_OP_REMOVE ? "remove" : k == TS_OP_SYMLINK ? "link" : "write";
+}
+
+void
+change_print(struct cli *cli, const struct change *ch, bool dry_run, const char *id)
+{
+	size_t i;
+
+	if (cli->format == OUT_JSON) {
+		json_t *doc = json_object(), *files = json_array(), *added = json_array(),
+		       *removed = json_array();
+
+		json_object_set_new(doc, "dry_run", json_boolean(dry_run));
+		json_object_set_new(doc, "change", *id ? json_string(id) : json_null());
+		json_object_set_new(doc, "subject", out_jstr(ch->subject_line));
+		for (i = 0; i < ch->nfiles; i++)
+			json_array_append_new(files, json_pack("{s:o,s:s}", "path",
+							  out_jstr(ch->files[i].path), "action",
+							  op_name(ch->files[i].kind)));
+		for (i = 0; i < ch->ntrailers; i++) {
+			const char *v = ch->trailer_values[i], *sp = strrchr(v, ' ');
+			json_t *arr = strcmp(ch->trailer_keys[i], "Trustfix-Added") == 0 ? added
+			    : strcmp(ch->trailer_keys[i], "Trustfix-Removed") == 0	  ? removed
+												  : NULL;
+			char *store;
+
+			if (arr == NULL || sp == NULL)
+				continue;
+			store = tf_strndup(v, (size_t)(sp - v));
+			json_array_append_new(arr, json_pack("{s:o,s:s}", "store", out_jstr(store),
+						       "sha256", sp + 1));
+			free(store);
+		}
+		json_object_set_new(doc, "files", files);
+		json_object_set_new(doc, "added", added);
+		json_object_set_new(doc, "removed", removed);
+		out_emit(stdout, doc);
+		fputc('\n', stdout);
+		return;
+	}
+	if (cli->ctx.verbosity < 0)
+		return;
+	printf("%s%s%s\n", dry_run ? "would " : "", ch->subject_line,
+	    dry_run ? " (dry run: nothing written)" : "");
+	if (ch->body != NULL) {
+		const char *p = ch->body, *nl;
+
+		for (; *p != '\0'; p = nl + 1) {
+			nl = strchr(p, '\n');
+			if (nl == NULL)
+				nl = p + strlen(p);
+			printf("  %s%.*s%s\n",
+			    cli_color(cli, *p == '+' ? "green" : *p == '-' ? "red" : ""),
+			    (int)(nl - p), p, cli_color(cli, "reset"));
+			if (*nl == '\0')
+				break;
+		}
+	}
+	printf("  files:\n");
+	for (i = 0; i < ch->nfiles; i++)
+		printf("    %-6s %s\n", op_name(ch->files[i].kind), ch->files[i].path);
+	if (*id)
+		printf("recorded as change %.12s\n", id);
+}
