@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -113,8 +114,8 @@ change_add_trailer(struct change *ch, const char *key, const char *value)
 	ch->ntrailers++;
 }
 
-static void
-body_append(struct change *ch, const char *line)
+void
+change_add_body(struct change *ch, const char *line)
 {
 	size_t n = ch->body != NULL ? strlen(ch->body) : 0, m = strlen(line);
 
@@ -133,12 +134,12 @@ change_add_plan(struct change *ch, const struct ts_plan *plan)
 	if (plan->nops == 0)
 		return;
 	line = tf_asprintf("%s:", plan->store);
-	body_append(ch, line);
+	change_add_body(ch, line);
 	free(line);
 	for (i = 0; i < plan->nadded; i++) {
 		tf_hex(hex, plan->added[i].sha256, 32);
 		line = tf_asprintf("+ %s (%.16s)", tf_subject_short(plan->added[i].subject), hex);
-		body_append(ch, line);
+		change_add_body(ch, line);
 		free(line);
 		line = tf_asprintf("%s %s", plan->store, hex);
 		change_add_trailer(ch, "Trustfix-Added", line);
@@ -147,7 +148,7 @@ change_add_plan(struct change *ch, const struct ts_plan *plan)
 	for (i = 0; i < plan->nremoved; i++) {
 		tf_hex(hex, plan->removed[i].sha256, 32);
 		line = tf_asprintf("- %s (%.16s)", tf_subject_short(plan->removed[i].subject), hex);
-		body_append(ch, line);
+		change_add_body(ch, line);
 		free(line);
 		line = tf_asprintf("%s %s", plan->store, hex);
 		change_add_trailer(ch, "Trustfix-Removed", line);
@@ -493,6 +494,24 @@ payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
 	return s;
 }
 
+struct token_check {
+	const char *token;
+	bool found;
+};
+
+static int
+find_token(const struct audit_entry *e, void *arg)
+{
+	struct token_check *tc = arg;
+	size_t i;
+
+	for (i = 0; i < e->ntrailers; i++)
+		if (strcmp(e->trailer_keys[i], "Trustfix-Change") == 0 &&
+		    strcmp(e->trailer_values[i], tc->token) == 0)
+			tc->found = true;
+	return 0;
+}
+
 /* Record the change a crashed run completed, from its journal payload. */
 static int
 record_recovered(struct cli *cli, struct audit *a, struct txn *t)
@@ -519,6 +538,21 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 	o.operator_name = doc != NULL ? json_string_value(json_object_get(doc, "operator")) : NULL;
 	o.command = doc != NULL ? json_string_value(json_object_get(doc, "command")) : NULL;
 	tr = doc != NULL ? json_object_get(doc, "trailers") : NULL;
+	/* the crash came after the change was recorded: only the journal is left */
+	json_array_foreach(tr, i, pair)
+	{
+		struct token_check tc = { json_string_value(json_array_get(pair, 1)), false };
+
+		if (tc.token == NULL ||
+		    strcmp(json_string_value(json_array_get(pair, 0)) ?: "", "Trustfix-Change") != 0)
+			continue;
+		if ((rc = audit_log(a, NULL, 1, find_token, &tc)) != 0)
+			goto out;
+		if (tc.found) {
+			rc = txn_recovery_done(t);
+			goto out;
+		}
+	}
 	json_array_foreach(tr, i, pair)
 	{
 		const char *k = json_string_value(json_array_get(pair, 0));
@@ -547,6 +581,7 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 		rc = record(cli, a, &o, &ch, id);
 	if (rc == 0)
 		rc = txn_recovery_done(t);
+out:
 	json_decref(doc);
 	change_release(&ch);
 	return rc;
@@ -569,7 +604,9 @@ begin(struct cli *cli, const struct change_opts *o, char *const *scope, size_t n
 		return rc;
 	if (txn_recovered_count(*t) > 0 && (rc = record_recovered(cli, *a, *t)) != 0)
 		return rc;
-	return sync_scope(cli, *a, o, scope, nscope);
+	(void)scope;
+	(void)nscope;
+	return 0;
 }
 
 int
@@ -579,7 +616,8 @@ change_sync(struct cli *cli, const struct change_opts *o, char *const *scope, si
 	struct audit *a = NULL;
 	int rc;
 
-	if ((rc = begin(cli, o, scope, nscope, &t, &a)) == 0)
+	if ((rc = begin(cli, o, scope, nscope, &t, &a)) == 0 &&
+	    (rc = sync_scope(cli, a, o, scope, nscope)) == 0)
 		rc = txn_end(t);
 	audit_free(a);
 	txn_free(t);
@@ -612,9 +650,15 @@ stage(struct txn *t, const struct change *ch)
 
 /* Refuse, before anything is written, content the log would refuse. */
 static int
-check_no_key(struct cli *cli, const struct change *ch)
+check_no_key(struct cli *cli, const struct change_opts *o, const struct change *ch)
 {
+	const char *opts[] = { o->reason, o->ticket, o->operator_name };
 	size_t i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opts[i] != NULL && strstr(opts[i], "PRIVATE KEY") != NULL)
+			return tf_error(&cli->ctx, TF_EUSAGE,
+			    "--reason, --ticket and --operator must not hold a private key");
 
 	for (i = 0; i < ch->nfiles; i++) {
 		const struct change_file *f = &ch->files[i];
@@ -633,13 +677,47 @@ check_no_key(struct cli *cli, const struct change *ch)
 	return 0;
 }
 
+/* A token unique to this change, so that recovery never records it twice. */
+static void
+change_token(char out[33])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		memset(b, 0, sizeof(b));
+	tf_hex(out, b, sizeof(b));
+}
+
+static int
+head_id(struct audit *a, char id[41])
+{
+	bool empty;
+	int rc = audit_head(id, &empty, a);
+
+	if (rc == 0 && empty)
+		id[0] = '\0';
+	return rc;
+}
+
+void
+change_scope_add(struct change_scope *s, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], path) == 0)
+			return;
+	s->v = tf_realloc(s->v, (s->n + 1) * sizeof(*s->v));
+	s->v[s->n++] = tf_strdup(path);
+}
+
 int
-change_run(struct cli *cli, const struct change_opts *o, char *const *scope, size_t nscope,
+change_run(struct cli *cli, const struct change_opts *o, struct change_scope *scope,
     change_plan_fn plan, void *arg, struct change *ch, char id_out[41])
 {
 	struct txn *t = NULL;
 	struct audit *a = NULL;
-	char *payload = NULL;
+	char *payload = NULL, before[41], after[41], token[33];
 	size_t plen;
 	int rc;
 
@@ -650,34 +728,65 @@ change_run(struct cli *cli, const struct change_opts *o, char *const *scope, siz
 			tf_error_clear(&cli->ctx);
 			a = NULL;
 		}
-		rc = plan(cli, a, ch, arg);
-		if (rc == 0 && ch->nfiles == 0)
+		if ((rc = plan(cli, a, ch, arg)) == 0 && (rc = check_no_key(cli, o, ch)) == 0 &&
+		    ch->nfiles == 0)
 			rc = TF_EXIT_NOTHING;
 		goto out;
 	}
-	if ((rc = begin(cli, o, scope, nscope, &t, &a)) != 0)
+	if ((rc = begin(cli, o, scope->v, scope->n, &t, &a)) != 0)
 		goto out;
-	if ((rc = plan(cli, a, ch, arg)) != 0)
+	/* plan before recording anything: a change refused leaves no trace */
+	if ((rc = plan(cli, a, ch, arg)) != 0 || (rc = check_no_key(cli, o, ch)) != 0)
 		goto out;
+	if ((rc = head_id(a, before)) != 0 ||
+	    (rc = sync_scope(cli, a, o, scope->v, scope->n)) != 0 ||
+	    (rc = head_id(a, after)) != 0)
+		goto out;
+	if (strcmp(before, after) != 0) {
+		/* drift was recorded: plan again against the log as it is now */
+		change_release(ch);
+		if ((rc = plan(cli, a, ch, arg)) != 0 || (rc = check_no_key(cli, o, ch)) != 0)
+			goto out;
+	}
 	if (ch->nfiles == 0) {
 		rc = TF_EXIT_NOTHING; /* txn_free() releases the lock */
 		goto out;
 	}
-	if ((rc = check_no_key(cli, ch)) != 0 || (rc = stage(t, ch)) != 0)
+	change_token(token);
+	change_add_trailer(ch, "Trustfix-Change", token);
+	if ((rc = stage(t, ch)) != 0)
 		goto out;
 	payload = payload_json(o, ch, &plen);
 	if (payload != NULL)
 		txn_set_payload(t, payload, plen);
 	if ((rc = txn_commit(t)) != 0)
 		goto out;
-	if ((rc = record(cli, a, o, ch, id_out)) != 0)
-		goto out; /* the journal stays: the next run records the change */
+	if ((rc = record(cli, a, o, ch, id_out)) != 0) {
+		/* the files are changed; the journal stays so that the next run records it */
+		fprintf(stderr, "trustfix: the change is made but could not be recorded; the next "
+				"run of trustfix records it\n");
+		goto out;
+	}
 	rc = txn_end(t);
 out:
 	free(payload);
 	audit_free(a);
 	txn_free(t);
 	return rc;
+}
+
+void
+change_print_nothing(struct cli *cli, const struct change_opts *o, const char *why)
+{
+	if (cli->format == OUT_JSON)
+		printf("{\"dry_run\":%s,\"change\":null,\"nothing_to_do\":true,\"why\":",
+		    o->dry_run ? "true" : "false");
+	else if (cli->ctx.verbosity >= 0)
+		printf("nothing to do: %s\n", why);
+	if (cli->format == OUT_JSON) {
+		out_emit(stdout, out_jstr(why));
+		printf("}\n");
+	}
 }
 
 void
@@ -720,54 +829,96 @@ change_stores(struct cli *cli, const char *cmd, char **named, size_t nnamed, cha
 	return 0;
 }
 
+/* Certificate blocks in PEM text: what a reader must account for. */
+static size_t
+count_blocks(const char *buf, size_t len)
+{
+	static const char *const kinds[] = { "-----BEGIN CERTIFICATE-----",
+		"-----BEGIN TRUSTED CERTIFICATE-----", "-----BEGIN X509 CERTIFICATE-----" };
+	size_t n = 0, k;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		const char *p = buf, *end = buf + len;
+		size_t kl = strlen(kinds[k]);
+
+		while ((p = memmem(p, (size_t)(end - p), kinds[k], kl)) != NULL) {
+			n++;
+			p += kl;
+		}
+	}
+	return n;
+}
+
 int
 change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_t **len,
     size_t *n)
 {
-	char *buf = NULL;
-	size_t blen;
+	unsigned char *d = NULL;
+	const unsigned char *p;
+	char *buf = NULL, *pname = NULL, *header = NULL;
+	size_t blen, nblocks, got = 0;
+	long dlen;
 	BIO *bio = NULL;
 	X509 *x;
 	int rc;
 
 	if ((rc = tf_read_input(&cli->ctx, file, 16 * 1024 * 1024, &buf, &blen)) != 0)
 		return rc;
-	bio = BIO_new_mem_buf(buf, (int)blen);
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		unsigned char *d = NULL;
-		int l = i2d_X509(x, &d);
-
-		X509_free(x);
-		if (l <= 0)
-			continue;
-		*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
-		*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
-		(*der)[*n] = tf_malloc((size_t)l);
-		memcpy((*der)[*n], d, (size_t)l);
-		(*len)[*n] = (size_t)l;
-		(*n)++;
-		OPENSSL_free(d);
-	}
-	ERR_clear_error();
 	if (memmem(buf, blen, "-----BEGIN", 10) == NULL) {
-		const unsigned char *p = (const unsigned char *)buf;
-
-		if ((x = d2i_X509(NULL, &p, (long)blen)) != NULL) {
+		/* one DER certificate */
+		p = (const unsigned char *)buf;
+		if ((x = d2i_X509(NULL, &p, (long)blen)) == NULL || p != (unsigned char *)buf + blen) {
 			X509_free(x);
-			*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
-			*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
-			(*der)[*n] = tf_malloc(blen);
-			memcpy((*der)[*n], buf, blen);
-			(*len)[*n] = blen;
-			(*n)++;
-		} else {
 			rc = tf_error(&cli->ctx, TF_EINVALID,
 			    "'%s' holds no certificate (PEM or DER expected)", file);
+			goto out;
 		}
-	} else if (memmem(buf, blen, "CERTIFICATE-----", 16) == NULL) {
-		rc = tf_error(&cli->ctx, TF_EINVALID, "'%s' holds no certificate (PEM or DER expected)",
-		    file);
+		X509_free(x);
+		*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
+		*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
+		(*der)[*n] = tf_malloc(blen);
+		memcpy((*der)[*n], buf, blen);
+		(*len)[(*n)++] = blen;
+		goto out;
 	}
+	nblocks = count_blocks(buf, blen);
+	bio = BIO_new_mem_buf(buf, (int)blen);
+	while (PEM_read_bio(bio, &pname, &header, &d, &dlen) == 1) {
+		bool cert = strcmp(pname, "CERTIFICATE") == 0 ||
+		    strcmp(pname, "TRUSTED CERTIFICATE") == 0 || strcmp(pname, "X509 CERTIFICATE") == 0;
+
+		p = d;
+		if (cert && (x = d2i_X509(NULL, &p, dlen)) != NULL) {
+			unsigned char *c = NULL;
+			int l = i2d_X509(x, &c);
+
+			X509_free(x);
+			if (l > 0) {
+				*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
+				*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
+				(*der)[*n] = tf_malloc((size_t)l);
+				memcpy((*der)[*n], c, (size_t)l);
+				(*len)[(*n)++] = (size_t)l;
+				got++;
+			}
+			OPENSSL_free(c);
+		}
+		if (!cert)
+			OPENSSL_cleanse(d, (size_t)dlen); /* a key block, perhaps: never kept */
+		OPENSSL_free(pname);
+		OPENSSL_free(header);
+		OPENSSL_free(d);
+		pname = header = NULL;
+		d = NULL;
+	}
+	if (nblocks == 0)
+		rc = tf_error(&cli->ctx, TF_EINVALID, "'%s' holds no certificate", file);
+	else if (got != nblocks)
+		rc = tf_error(&cli->ctx, TF_EINVALID,
+		    "'%s' has %s certificate block that cannot be read (truncated, or bad "
+		    "base64): nothing was changed",
+		    file, nblocks - got > 1 ? "more than one" : "a");
+out:
 	ERR_clear_error();
 	BIO_free(bio);
 	free(buf);
@@ -819,7 +970,7 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 	}
 	if (cli->ctx.verbosity < 0)
 		return;
-	printf("%s%s%s\n", dry_run ? "would " : "", ch->subject_line,
+	printf("%s%s%s\n", dry_run ? "plan: " : "", ch->subject_line,
 	    dry_run ? " (dry run: nothing written)" : "");
 	if (ch->body != NULL) {
 		const char *p = ch->body, *nl;

@@ -41,6 +41,12 @@ struct change {
 	size_t ntrailers;
 };
 
+/* Append a line to the body (copied). */
+void change_add_body(struct change *ch, const char *line);
+
+/* Say why there is nothing to do: a line, or a JSON document with --json. */
+void change_print_nothing(struct cli *cli, const struct change_opts *o, const char *why);
+
 /* Append a trailer (both strings are copied). */
 void change_add_trailer(struct change *ch, const char *key, const char *value);
 
@@ -83,6 +89,19 @@ void change_release(struct change *ch);
 struct audit;
 
 /*
+ * The stores (or single files) whose state is recorded before a change:
+ * read after the first plan, so that a planner may add the files it
+ * restores.
+ */
+struct change_scope {
+	char **v;
+	size_t n;
+};
+
+/* Add a path of the managed system to the scope (copied; no duplicates). */
+void change_scope_add(struct change_scope *s, const char *path);
+
+/*
  * Fill 'ch' with the change to make, from the state of the system as it is
  * now (called under the lock, after drift was recorded). 'audit' is the log
  * (read-only access; NULL in a dry run when no log exists yet).
@@ -98,7 +117,7 @@ typedef int (*change_plan_fn)(struct cli *cli, struct audit *audit, struct chang
  * print. *id_out gets the new change id ("" when none). Returns 0 (changed;
  * a dry run with something to do), TF_EXIT_NOTHING, or TF_E*.
  */
-int change_run(struct cli *cli, const struct change_opts *o, char *const *scope, size_t nscope,
+int change_run(struct cli *cli, const struct change_opts *o, struct change_scope *scope,
     change_plan_fn plan, void *arg, struct change *ch, char id_out[41]);
 
 /*

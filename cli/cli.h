@@ -20,6 +20,7 @@ struct cli {
 	enum output_format format;
 	bool color; /* stdout is a terminal and NO_COLOR is unset */
 	const char *prog;
+	char *cmdline; /* the command line as typed, quoted, for the audit log */
 };
 
 struct command {

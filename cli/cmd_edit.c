@@ -29,7 +29,8 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 {
 	struct edit_req *r = arg;
 	const char *first = NULL;
-	size_t i, count = 0;
+	unsigned char (*seen)[32] = NULL;
+	size_t i, j, k, count = 0;
 	int rc = 0;
 
 	(void)audit;
@@ -40,7 +41,19 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 		if ((rc = truststore_open(&ts, &cli->ctx, r->stores[i], r->password)) == 0 &&
 		    (rc = truststore_plan(&p, ts, &r->edit)) == 0) {
 			change_add_plan(ch, p);
-			count += p->nadded + p->nremoved;
+			/* distinct certificates, not certificate and store pairs */
+			for (j = 0; j < p->nadded + p->nremoved; j++) {
+				const unsigned char *sha = j < p->nadded ? p->added[j].sha256
+									 : p->removed[j - p->nadded].sha256;
+
+				for (k = 0; k < count; k++)
+					if (memcmp(seen[k], sha, 32) == 0)
+						break;
+				if (k == count) {
+					seen = tf_realloc(seen, (count + 1) * sizeof(*seen));
+					memcpy(seen[count++], sha, 32);
+				}
+			}
 			if (first == NULL && p->nadded + p->nremoved > 0) {
 				free(ch->subject_line);
 				ch->subject_line = tf_strdup(tf_subject_short(
@@ -52,12 +65,13 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 		truststore_free(ts);
 	}
 	if (rc == 0 && first != NULL) {
-		char *s = tf_asprintf("%s %s%s", r->verb, first,
-		    count > 1 ? " and more (see the body)" : "");
+		char *s = count > 1 ? tf_asprintf("%s %s and %zu more", r->verb, first, count - 1)
+				    : tf_asprintf("%s %s", r->verb, first);
 
 		free(ch->subject_line);
 		ch->subject_line = s;
 	}
+	free(seen);
 	return rc;
 }
 
@@ -70,20 +84,6 @@ read_password(struct cli *cli, const char *file, char **out)
 	if ((rc = tf_read_input(&cli->ctx, file, 4096, out, &len)) == 0)
 		(*out)[strcspn(*out, "\r\n")] = '\0';
 	return rc;
-}
-
-static char *
-command_line(int argc, char **argv)
-{
-	char *s = tf_strdup("trustfix"), *t;
-	int i;
-
-	for (i = 0; i < argc; i++) {
-		t = tf_asprintf("%s %s", s, argv[i]);
-		free(s);
-		s = t;
-	}
-	return s;
 }
 
 struct subject_scan {
@@ -171,18 +171,24 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 	size_t nnamed = 0;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "nqvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":nqvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			named = tf_realloc(named, (nnamed + 1) * sizeof(*named));
 			named[nnamed++] = optarg;
 			break;
 		case 'S':
-			if (add)
-				goto usage;
+			if (add) {
+				free(named);
+				return cli_usage(cli, cmd, "--subject is an option of remove");
+			}
 			r.subject_match = optarg;
 			break;
 		case 'A':
+			if (add) {
+				free(named);
+				return cli_usage(cli, cmd, "--all-matching is an option of remove");
+			}
 			r.all_matching = true;
 			break;
 		case 'P':
@@ -191,6 +197,9 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 		case 'h':
 			free(named);
 			return cmd_help(cli, 2, (char *[]){ "help", (char *)cmd, NULL });
+		case ':':
+			free(named);
+			return cli_usage(cli, cmd, "option '%s' needs a value", argv[optind - 1]);
 		case '?':
 			goto usage;
 		default:
@@ -207,7 +216,7 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 		free(named);
 		return cli_usage(cli, cmd, "name the certificate files to add");
 	}
-	if (!add && (optind >= argc) == (r.subject_match == NULL)) {
+	if (!add && optind >= argc && r.subject_match == NULL) {
 		free(named);
 		return cli_usage(cli, cmd, "name the certificates by SHA-256, or give --subject");
 	}
@@ -240,6 +249,15 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 		ss.text = r.subject_match;
 		if ((rc = resolve_subject(cli, &r, &ss)) != 0)
 			goto out;
+		if (ss.n == 0 && nrm == 0) {
+			char *why = tf_asprintf("no certificate in the stores has '%s' in its subject",
+			    r.subject_match);
+
+			change_print_nothing(cli, &o, why);
+			free(why);
+			rc = TF_EXIT_NOTHING;
+			goto out;
+		}
 		for (i = 0; i < ss.n; i++) {
 			rm = tf_realloc(rm, (nrm + 1) * sizeof(*rm));
 			memcpy(rm[nrm++], ss.found[i], 32);
@@ -250,18 +268,18 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 	r.edit.nadd = nder;
 	r.edit.remove = (const unsigned char(*)[32])rm;
 	r.edit.nremove = nrm;
-	o.command = command_line(argc, argv);
-	rc = change_run(cli, &o, r.stores, r.nstores, plan_edit, &r, &ch, id);
+	o.command = cli->cmdline;
+	{
+		struct change_scope scope = { r.stores, r.nstores };
+
+		rc = change_run(cli, &o, &scope, plan_edit, &r, &ch, id);
+	}
 	if (rc == 0)
 		change_print(cli, &ch, o.dry_run, id);
-	else if (rc == TF_EXIT_NOTHING && cli->ctx.verbosity >= 0 && cli->format != OUT_JSON)
-		printf("nothing to do: %s\n",
+	else if (rc == TF_EXIT_NOTHING)
+		change_print_nothing(cli, &o,
 		    add ? "the certificates are in every store already"
 			: "no store holds these certificates");
-	else if (rc == TF_EXIT_NOTHING && cli->format == OUT_JSON)
-		printf("{\"dry_run\":%s,\"change\":null,\"nothing_to_do\":true}\n",
-		    o.dry_run ? "true" : "false");
-	free((char *)o.command);
 	goto out;
 usage:
 	free(named);

@@ -241,7 +241,7 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	}
 	printf("\nfiles:\n");
 	json_array_foreach(files, i, f)
-		printf("  %-9s %s\n", json_string_value(json_object_get(f, "action")),
+		printf("  %-9s /%s\n", json_string_value(json_object_get(f, "action")),
 		    json_string_value(json_object_get(f, "path")));
 out:
 	json_decref(files);

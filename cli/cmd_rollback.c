@@ -8,24 +8,76 @@
 #include <string.h>
 
 #include "../audit/audit.h"
+#include "../core/subject.h"
 #include "change.h"
 
 struct rollback_req {
 	const char *rev; /* NULL: the last change not rolled back yet */
-	bool to;    /* --to: the whole state as of rev */
-	bool force; /* undo even when a later change touched the same files */
+	bool to;	 /* --to: the whole state as of rev */
+	bool force;	 /* undo even when a later change touched the same files */
 	char id[41];
-	char *subject; /* of the change undone */
-	char **paths;  /* the paths it restores (relative to the root) */
+	char *subject;	 /* of the change undone */
+	char **paths;	 /* the paths it restores (relative to the root) */
 	size_t npaths;
+	const char *nothing; /* why there is nothing to do, for the operator */
+	struct change_scope *scope; /* gets the files restored, for their drift */
 };
 
 struct target {
 	struct cli *cli;
 	struct change *ch;
 	struct rollback_req *r;
-	int rc;
 };
+
+static bool
+has_ref(const struct ts_cert_ref *v, size_t n, const unsigned char *sha256)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (memcmp(v[i].sha256, sha256, 32) == 0)
+			return true;
+	return false;
+}
+
+/* Describe in certificate terms what restoring 'path' does to it. */
+static void
+describe(struct change *ch, const char *path, const void *now, size_t nowlen, const void *then,
+    size_t thenlen)
+{
+	struct ts_cert_ref *a = NULL, *b = NULL;
+	size_t na = 0, nb = 0, i;
+	bool header = false;
+	char hex[65], *line;
+
+	truststore_content_certs(now, nowlen, &a, &na);
+	truststore_content_certs(then, thenlen, &b, &nb);
+	for (int pass = 0; pass < 2; pass++) {
+		const struct ts_cert_ref *from = pass == 0 ? b : a, *other = pass == 0 ? a : b;
+		size_t nfrom = pass == 0 ? nb : na, nother = pass == 0 ? na : nb;
+
+		for (i = 0; i < nfrom; i++) {
+			if (has_ref(other, nother, from[i].sha256))
+				continue;
+			if (!header) {
+				line = tf_asprintf("%s:", path);
+				change_add_body(ch, line);
+				free(line);
+				header = true;
+			}
+			tf_hex(hex, from[i].sha256, 32);
+			line = tf_asprintf("%c %s (%.16s)", pass == 0 ? '+' : '-',
+			    tf_subject_short(from[i].subject), hex);
+			change_add_body(ch, line);
+			free(line);
+			line = tf_asprintf("%s %s", path, hex);
+			change_add_trailer(ch, pass == 0 ? "Trustfix-Added" : "Trustfix-Removed", line);
+			free(line);
+		}
+	}
+	ts_cert_refs_free(a, na);
+	ts_cert_refs_free(b, nb);
+}
 
 /* Put 'path' back to 'b' (or remove it when b is NULL), if it differs now. */
 static int
@@ -59,6 +111,10 @@ restore(struct target *t, const char *relpath, const struct audit_blob *b)
 		else
 			change_add_file(t->ch, TS_OP_WRITE, path, b->data, b->len,
 			    b->mode == AUDIT_MODE_EXEC ? 0755 : 0644);
+		if (b == NULL || b->mode != AUDIT_MODE_LINK)
+			describe(t->ch, path, exists && cur.kind == TS_OP_WRITE ? cur.data : NULL,
+			    exists && cur.kind == TS_OP_WRITE ? cur.len : 0, b ? b->data : NULL,
+			    b ? b->len : 0);
 	}
 	free(cur.path);
 	free(cur.data);
@@ -78,21 +134,65 @@ restore_blob(const struct audit_blob *b, void *arg)
 	return restore(arg, b->path, b);
 }
 
+static int
+paths_absent(const struct audit_blob *b, void *arg)
+{
+	struct target *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->r->npaths; i++)
+		if (strcmp(t->r->paths[i], b->path) == 0)
+			return 0;
+	/* recorded now, not in the state restored: it goes */
+	return restore(t, b->path, NULL);
+}
+
 struct later {
 	struct audit *a;
 	struct rollback_req *r;
 	char by[41];
 	char *path;
+	char **changed; /* paths whose recorded content differs now from after the change */
+	size_t nchanged;
+	char head[41];
+	int rc;
 };
 
+/* A path the change set that the log now records otherwise. */
+static int
+compare_after(const struct audit_delta *d, void *arg)
+{
+	struct later *l = arg;
+	void *data = NULL;
+	size_t len = 0;
+	unsigned mode = 0;
+	bool exists = false, same;
+	int rc;
+
+	if ((rc = audit_read_file(&data, &len, &mode, &exists, l->a, l->head, d->path)) != 0)
+		return rc;
+	if (d->after == NULL)
+		same = !exists;
+	else
+		same = exists && mode == d->after->mode && len == d->after->len &&
+		    memcmp(data, d->after->data, len) == 0;
+	free(data);
+	if (!same) {
+		l->changed = tf_realloc(l->changed, (l->nchanged + 1) * sizeof(char *));
+		l->changed[l->nchanged++] = tf_strdup(d->path);
+	}
+	return 0;
+}
+
+/* Whether a later change touched one of the paths that differ now. */
 static int
 touched_path(const struct audit_delta *d, void *arg)
 {
 	struct later *l = arg;
 	size_t i;
 
-	for (i = 0; i < l->r->npaths; i++) {
-		if (strcmp(l->r->paths[i], d->path) == 0) {
+	for (i = 0; i < l->nchanged; i++) {
+		if (strcmp(l->changed[i], d->path) == 0) {
 			l->path = tf_strdup(d->path);
 			return 1;
 		}
@@ -113,59 +213,6 @@ check_later(const struct audit_entry *e, void *arg)
 	return rc;
 }
 
-static int
-paths_absent(const struct audit_blob *b, void *arg)
-{
-	struct target *t = arg;
-	size_t i;
-
-	for (i = 0; i < t->r->npaths; i++)
-		if (strcmp(t->r->paths[i], b->path) == 0)
-			return 0;
-	/* recorded now, not in the state restored: it goes */
-	return restore(t, b->path, NULL);
-}
-
-static int
-keep_subject(const struct audit_entry *e, void *arg)
-{
-	struct rollback_req *r = arg;
-
-	r->subject = tf_strdup(e->subject_line);
-	return 0;
-}
-
-/* Invert the meaning of the undone change: what it added is removed. */
-static int
-invert(const struct audit_entry *e, void *arg)
-{
-	struct change *ch = arg;
-	size_t i;
-
-	for (i = 0; i < e->ntrailers; i++) {
-		if (strcmp(e->trailer_keys[i], "Trustfix-Added") == 0)
-			change_add_trailer(ch, "Trustfix-Removed", e->trailer_values[i]);
-		else if (strcmp(e->trailer_keys[i], "Trustfix-Removed") == 0)
-			change_add_trailer(ch, "Trustfix-Added", e->trailer_values[i]);
-	}
-	if (e->body != NULL && *e->body != '\0') {
-		char *b = tf_strdup(e->body), *p;
-
-		for (p = b; *p != '\0'; p++)
-			if ((p == b || p[-1] == '\n') && (*p == '+' || *p == '-'))
-				*p = *p == '+' ? '-' : '+';
-		free(ch->body);
-		ch->body = b;
-	}
-	return 0;
-}
-
-struct pick {
-	char **undone; /* ids named by later rollbacks */
-	size_t nundone;
-	char id[41];
-};
-
 static bool
 has_trailer(const struct audit_entry *e, const char *key, const char **value)
 {
@@ -181,27 +228,60 @@ has_trailer(const struct audit_entry *e, const char *key, const char **value)
 	return false;
 }
 
-/* The newest change of the operator's that no rollback has undone yet. */
+struct pick {
+	char **undone; /* ids named by later rollbacks that still stand */
+	size_t nundone;
+	char id[41];
+};
+
+static bool
+pick_has(const struct pick *p, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < p->nundone; i++)
+		if (strcmp(p->undone[i], id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The newest change that still stands: not a record of state, not a
+ * rollback, and not undone by a rollback that itself still stands.
+ */
 static int
 pick_last(const struct audit_entry *e, void *arg)
 {
 	struct pick *p = arg;
 	const char *of;
-	size_t i;
 
 	if (has_trailer(e, "Trustfix-Rollback-Of", &of)) {
-		p->undone = tf_realloc(p->undone, (p->nundone + 1) * sizeof(char *));
-		p->undone[p->nundone++] = tf_strdup(of);
+		if (!pick_has(p, e->id)) {
+			p->undone = tf_realloc(p->undone, (p->nundone + 1) * sizeof(char *));
+			p->undone[p->nundone++] = tf_strdup(of);
+		}
 		return 0;
 	}
 	if (has_trailer(e, "Trustfix-Drift", NULL) || has_trailer(e, "Trustfix-Baseline", NULL) ||
-	    has_trailer(e, "Trustfix-Restore-To", NULL))
+	    has_trailer(e, "Trustfix-Restore-To", NULL) || pick_has(p, e->id))
 		return 0;
-	for (i = 0; i < p->nundone; i++)
-		if (strcmp(p->undone[i], e->id) == 0)
-			return 0;
 	memcpy(p->id, e->id, 41);
 	return 1;
+}
+
+struct info {
+	struct rollback_req *r;
+	bool baseline;
+};
+
+static int
+keep_info(const struct audit_entry *e, void *arg)
+{
+	struct info *in = arg;
+
+	in->r->subject = tf_strdup(e->subject_line);
+	in->baseline = has_trailer(e, "Trustfix-Baseline", NULL);
+	return 0;
 }
 
 static int
@@ -209,30 +289,44 @@ plan_rollback(struct cli *cli, struct audit *a, struct change *ch, void *arg)
 {
 	struct rollback_req *r = arg;
 	struct target t = { .cli = cli, .ch = ch, .r = r };
+	struct change_scope *scope = r->scope;
 	struct later l = { .a = a, .r = r };
+	struct info in = { .r = r };
 	char head[41];
-	bool empty;
+	bool empty = true;
+	size_t i;
 	int rc;
 
-	if (a == NULL || (rc = audit_head(head, &empty, a)) != 0 || empty)
-		return tf_error(&cli->ctx, TF_EUSAGE, "no change recorded yet: nothing to roll back");
+	/* planning runs again after a drift record: start afresh */
+	for (i = 0; i < r->npaths; i++)
+		free(r->paths[i]);
+	r->npaths = 0;
+	free(r->subject);
+	r->subject = NULL;
+	if (a != NULL && (rc = audit_head(head, &empty, a)) != 0)
+		return rc;
+	if (empty) {
+		r->nothing = "no change recorded yet";
+		return 0;
+	}
 	if (r->rev == NULL) {
 		struct pick p = { 0 };
-		size_t i;
 
 		rc = audit_log(a, head, 0, pick_last, &p);
 		for (i = 0; i < p.nundone; i++)
 			free(p.undone[i]);
 		free(p.undone);
-		if (rc == 0)
-			return 0; /* every change is rolled back already: nothing to do */
+		if (rc == 0) {
+			r->nothing = "there is no change left to roll back";
+			return 0;
+		}
 		if (rc != 1)
 			return rc;
 		memcpy(r->id, p.id, 41);
 	} else if ((rc = audit_resolve(r->id, a, r->rev)) != 0) {
 		return rc;
 	}
-	if ((rc = audit_log(a, r->id, 1, keep_subject, r)) != 0)
+	if ((rc = audit_log(a, r->id, 1, keep_info, &in)) != 0)
 		return rc;
 	if (r->to) {
 		if ((rc = audit_tree_walk(a, r->id, 0, restore_blob, &t)) != 0 ||
@@ -240,28 +334,59 @@ plan_rollback(struct cli *cli, struct audit *a, struct change *ch, void *arg)
 			return rc;
 		ch->subject_line = tf_asprintf("restore the state of %.12s: %s", r->id, r->subject);
 		change_add_trailer(ch, "Trustfix-Restore-To", r->id);
+		for (i = 0; i < r->npaths; i++) {
+			char *abs = tf_asprintf("/%s", r->paths[i]);
+
+			change_scope_add(scope, abs);
+			free(abs);
+		}
+		r->nothing = "the files are as they were then";
 		return 0;
 	}
+	if (in.baseline)
+		return tf_error(&cli->ctx, TF_EUSAGE,
+		    "change %.12s is the first record of the files, not a change: there is nothing "
+		    "to undo (to restore the files as they were then, use --to %.12s)",
+		    r->id, r->id);
 	if ((rc = audit_changed_files(a, r->id, undo_delta, &t)) != 0)
 		return rc;
-	if (ch->nfiles == 0)
-		return 0; /* already as it was before: nothing to do */
+	if (ch->nfiles == 0) {
+		r->nothing = "the files are as they were before that change";
+		return 0;
+	}
 	if (!r->force) {
-		rc = audit_log(a, head, 0, check_later, &l);
+		/* refused only when a later change left a file otherwise than this
+		 * change did: changes undone since do not count */
+		memcpy(l.head, head, 41);
+		if ((rc = audit_changed_files(a, r->id, compare_after, &l)) != 0)
+			goto later_out;
+		rc = l.nchanged > 0 ? audit_log(a, head, 0, check_later, &l) : 0;
 		if (rc == 1) {
 			rc = tf_error(&cli->ctx, TF_EREFUSED,
 			    "change %.12s changed '/%s' after %.12s: rolling back %.12s would undo it "
 			    "too; roll back %.12s first, use --to, or give --force",
 			    l.by, l.path, r->id, r->id, l.by);
 			free(l.path);
-			return rc;
+			goto later_out;
 		}
-		if (rc != 2 && rc != 0)
+		if (rc == 2)
+			rc = 0;
+later_out:
+		for (i = 0; i < l.nchanged; i++)
+			free(l.changed[i]);
+		free(l.changed);
+		if (rc != 0)
 			return rc;
 	}
 	ch->subject_line = tf_asprintf("rollback of %.12s: %s", r->id, r->subject);
 	change_add_trailer(ch, "Trustfix-Rollback-Of", r->id);
-	return audit_log(a, r->id, 1, invert, ch);
+	for (i = 0; i < r->npaths; i++) {
+		char *abs = tf_asprintf("/%s", r->paths[i]);
+
+		change_scope_add(scope, abs);
+		free(abs);
+	}
+	return 0;
 }
 
 int
@@ -278,13 +403,14 @@ cmd_rollback(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rollback_req r = { .rev = NULL };
+	struct change_scope scope = { 0 };
 	struct change_opts o = { 0 };
 	struct change ch = { 0 };
-	char **scope = NULL, id[41] = "";
-	size_t nscope = 0, i;
+	char **stores = NULL, id[41] = "";
+	size_t nstores = 0, i;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "nqvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":nqvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			r.rev = optarg;
@@ -295,6 +421,8 @@ cmd_rollback(struct cli *cli, int argc, char **argv)
 			break;
 		case 'h':
 			return cmd_help(cli, 2, (char *[]){ "help", "rollback", NULL });
+		case ':':
+			return cli_usage(cli, "rollback", "option '%s' needs a value", argv[optind - 1]);
 		case '?':
 			return cli_usage(cli, "rollback", "unknown option '%s'", argv[optind - 1]);
 		default:
@@ -311,17 +439,20 @@ cmd_rollback(struct cli *cli, int argc, char **argv)
 	/* drift is recorded for the configured stores: a rollback returns exactly
 	 * to what was there, hand edits included */
 	if (cli->ctx.cfg->nstores > 0 &&
-	    (rc = change_stores(cli, "rollback", NULL, 0, &scope, &nscope)) != 0)
+	    (rc = change_stores(cli, "rollback", NULL, 0, &stores, &nstores)) != 0)
 		return rc;
-	o.command = r.to ? "trustfix rollback --to" : "trustfix rollback";
-	rc = change_run(cli, &o, scope, nscope, plan_rollback, &r, &ch, id);
+	for (i = 0; i < nstores; i++)
+		change_scope_add(&scope, stores[i]);
+	r.scope = &scope;
+	o.command = cli->cmdline;
+	rc = change_run(cli, &o, &scope, plan_rollback, &r, &ch, id);
 	if (rc == 0)
 		change_print(cli, &ch, o.dry_run, id);
-	else if (rc == TF_EXIT_NOTHING && cli->ctx.verbosity >= 0)
-		printf(cli->format == OUT_JSON ? "{\"change\":null,\"nothing_to_do\":true}\n"
-					       : "nothing to do: the files are as they were\n");
+	else if (rc == TF_EXIT_NOTHING)
+		change_print_nothing(cli, &o, r.nothing ? r.nothing : "the files are as they were");
 	change_release(&ch);
-	change_free_list(scope, nscope);
+	change_free_list(stores, nstores);
+	change_free_list(scope.v, scope.n);
 	for (i = 0; i < r.npaths; i++)
 		free(r.paths[i]);
 	free(r.paths);

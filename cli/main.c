@@ -202,6 +202,47 @@ cmd_help(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* The command line, each word quoted for a shell when it needs to be. */
+static char *
+quote_command(int argc, char **argv)
+{
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789_./:=@%+,-";
+	char *s = tf_strdup("trustfix"), *w, *t;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (*a != '\0' && strspn(a, plain) == strlen(a)) {
+			w = tf_strdup(a);
+		} else {
+			size_t n = 2, k = 0;
+			const char *p;
+
+			for (p = a; *p; p++)
+				n += *p == '\'' ? 4 : 1;
+			w = tf_malloc(n + 1);
+			w[k++] = '\'';
+			for (p = a; *p; p++) {
+				if (*p == '\'') {
+					memcpy(w + k, "'\\''", 4);
+					k += 4;
+				} else {
+					w[k++] = *p;
+				}
+			}
+			w[k++] = '\'';
+			w[k] = '\0';
+		}
+		t = tf_asprintf("%s %s", s, w);
+		free(s);
+		free(w);
+		s = t;
+	}
+	return s;
+}
+
 static int
 finish(struct cli *cli, int rc)
 {
@@ -218,6 +259,7 @@ finish(struct cli *cli, int rc)
 	}
 	tf_config_free(cli->ctx.cfg);
 	tf_ctx_release(&cli->ctx);
+	free(cli->cmdline);
 	return rc;
 }
 
@@ -246,6 +288,7 @@ main(int argc, char **argv)
 	cli.color = isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0') &&
 	    (term == NULL || strcmp(term, "dumb") != 0);
 	cli.ctx.cfg = tf_config_new();
+	cli.cmdline = quote_command(argc, argv);
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+qvh", opts, NULL)) != -1) {

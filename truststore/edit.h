@@ -64,4 +64,13 @@ int truststore_plan(struct ts_plan **out, struct truststore *ts, const struct ts
 
 void ts_plan_free(struct ts_plan *plan);
 
+/*
+ * The certificates in the content of one file (PEM blocks, or one DER
+ * certificate), in *out; what does not decode is left out. Free the list
+ * with ts_cert_refs_free().
+ */
+void truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out,
+    size_t *nout);
+void ts_cert_refs_free(struct ts_cert_ref *v, size_t n);
+
 #endif

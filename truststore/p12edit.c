@@ -121,6 +121,17 @@ p12_rewrite(struct truststore *ts, struct ts_plan *p, const struct ts_edit *e, s
 			unsigned char sha[32];
 			char *subject = NULL;
 
+			if (PKCS12_SAFEBAG_get_nid(bag) == NID_keyBag ||
+			    PKCS12_SAFEBAG_get_nid(bag) == NID_pkcs8ShroudedKeyBag) {
+				/* never written anew, never recorded in the audit log */
+				PKCS12_SAFEBAG_free(bag);
+				sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+				rc = tf_error(ctx, TF_EREFUSED,
+				    "PKCS#12 store '%s' holds a private key: trustfix changes trust "
+				    "stores only and never records a key; move the key out first",
+				    ts->host);
+				goto out;
+			}
 			if (bag_sha256(bag, sha, &subject)) {
 				for (i = 0; i < nadd; i++)
 					if (memcmp(adds[i].sha256, sha, 32) == 0)

@@ -121,6 +121,7 @@ for op in $ops; do
 			rc=$?
 			[ $rc -eq 137 ] || break
 			crashes=$((crashes + 1))
+			echo "$p#$i" >> "$tmp/points"
 			# the next command finishes or undoes the interrupted change
 			# shellcheck disable=SC2046
 			"$tf" --root "$r" -q $(next_cmd "$op") >/dev/null 2>"$tmp/err2"
@@ -171,8 +172,12 @@ done
 
 echo "1..$n"
 nops=$(echo $ops | wc -w)
+# distinct crash points (a step and its occurrence), each tried in every
+# operation that reaches it: $crashes runs in all
+npoints=$(sort -u "$tmp/points" | wc -l)
 if [ $fail -eq 0 ]; then
-	echo "crashtest: $crashes crash points x $nops operations, all consistent"
+	echo "# $crashes crashes in all"
+	echo "crashtest: $npoints crash points x $nops operations, all consistent"
 else
 	echo "crashtest: $fail of $n checks failed"
 	exit 1

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -25,6 +26,8 @@
 
 #define DAY 86400L
 #define COUNT_MAX 10000000L
+#define CHUNK 1024 /* certificates per thread and round */
+#define MAX_THREADS 8
 
 struct opts {
 	const char *subject;
@@ -56,11 +59,18 @@ usage(void)
 	    stderr);
 }
 
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "mkcert: <message>" and OpenSSL's reasons, if any; returns -1. */
 static int
-fail(const char *fmt, const char *arg)
+fail(const char *fmt, ...)
 {
+	va_list ap;
+
 	fputs("mkcert: ", stderr);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	if (ERR_peek_last_error() != 0) {
 		fputs(": ", stderr);
 		ERR_print_errors_fp(stderr);
@@ -169,9 +179,12 @@ static int
 write_key(const char *path, EVP_PKEY *pkey)
 {
 	FILE *fp;
+	mode_t old = umask(077);
 	int fd, ok;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	umask(old);
+	if (fd == -1) {
 		fprintf(stderr, "mkcert: cannot create '%s': %s\n", path, strerror(errno));
 		return -1;
 	}
@@ -225,21 +238,24 @@ set_serial(X509 *x, const char *dec)
 	int ok;
 
 	if (dec != NULL) {
-		if (BN_dec2bn(&bn, dec) == 0 || (size_t)BN_dec2bn(&bn, dec) != strlen(dec)) {
+		int n = BN_dec2bn(&bn, dec);
+
+		if (n == 0 || (size_t)n != strlen(dec)) {
 			BN_free(bn);
 			fprintf(stderr, "mkcert: bad serial '%s'\n", dec);
 			return -1;
 		}
 	} else {
 		/* 63 random bits: positive and unique enough for tests */
-		if ((bn = BN_new()) == NULL || !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY)) {
+		if ((bn = BN_new()) == NULL ||
+		    !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY)) {
 			BN_free(bn);
-			return fail("cannot make a serial%s", "");
+			return fail("cannot make a serial");
 		}
 	}
 	ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
 	BN_free(bn);
-	return ok ? 0 : fail("cannot set serial%s", "");
+	return ok ? 0 : fail("cannot set serial");
 }
 
 /* Build and sign one certificate of 'subject' for 'pkey'. */
@@ -247,8 +263,7 @@ static X509 *
 make_cert(const struct opts *o, X509_NAME *subject, EVP_PKEY *pkey, X509 *issuer,
     EVP_PKEY *issuer_key)
 {
-	X509 *x = X509_new();
-	const EVP_MD *md;
+	X509 *x = X509_new(), *iss = issuer != NULL ? issuer : x;
 
 	if (x == NULL)
 		goto bad;
@@ -261,37 +276,30 @@ make_cert(const struct opts *o, X509_NAME *subject, EVP_PKEY *pkey, X509 *issuer
 		goto bad;
 	if (!o->v1) {
 		if (o->ca) {
-			if (add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-			        "critical,CA:TRUE") != 0 ||
-			    add_ext(x, issuer ? issuer : x, NID_key_usage,
-			        "critical,keyCertSign,cRLSign") != 0)
+			if (add_ext(x, iss, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
+			    add_ext(x, iss, NID_key_usage, "critical,keyCertSign,cRLSign") != 0)
 				goto bad;
 		} else if (!o->no_bc) {
-			if (add_ext(x, issuer ? issuer : x, NID_basic_constraints, "CA:FALSE") != 0 ||
-			    add_ext(x, issuer ? issuer : x, NID_key_usage,
+			if (add_ext(x, iss, NID_basic_constraints, "CA:FALSE") != 0 ||
+			    add_ext(x, iss, NID_key_usage,
 			        "critical,digitalSignature,keyEncipherment") != 0)
 				goto bad;
 		}
 		if (o->eku != NULL && add_ext(x, issuer, NID_ext_key_usage, o->eku) != 0)
 			goto bad;
-		if (add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash") != 0)
+		if (add_ext(x, iss, NID_subject_key_identifier, "hash") != 0)
 			goto bad;
 		if (issuer != NULL &&
 		    add_ext(x, issuer, NID_authority_key_identifier, "keyid") != 0)
 			goto bad;
 	}
-	md = pick_md(o->md, issuer_key);
-	if (md == NULL && !EVP_PKEY_is_a(issuer_key, "ED25519")) {
-		fprintf(stderr, "mkcert: unknown digest '%s'\n", o->md);
-		goto bad_quiet;
-	}
-	if (X509_sign(x, issuer_key, md) == 0) {
+	if (X509_sign(x, issuer_key, pick_md(o->md, issuer_key)) == 0) {
 		fail("cannot sign with %s", o->md ? o->md : "sha256");
 		goto bad_quiet;
 	}
 	return x;
 bad:
-	fail("cannot build the certificate%s", "");
+	fail("cannot build the certificate");
 bad_quiet:
 	X509_free(x);
 	return NULL;
@@ -321,50 +329,127 @@ close_out(FILE *fp, const char *path)
 	return 0;
 }
 
+/* A name of one CN. */
+static X509_NAME *
+cn_name(const char *cn)
+{
+	X509_NAME *name = X509_NAME_new();
+
+	if (name != NULL &&
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+	        -1, 0)) {
+		X509_NAME_free(name);
+		name = NULL;
+	}
+	return name;
+}
+
+/* One thread's share of a bundle: certificates [from, to) as PEM in 'mem'. */
+struct chunk {
+	const struct opts *o;
+	EVP_PKEY *pkey;
+	long from, to;
+	BIO *mem;
+	int rc;
+};
+
 /*
- * N self-signed CAs CN=<prefix><i>, one shared key: one certificate is
- * built once, and only its names and serial change before each signature.
+ * Build one certificate once, then change only its names and serial before
+ * each signature: the signature is most of the cost.
+ */
+static void *
+make_chunk(void *arg)
+{
+	struct chunk *ch = arg;
+	struct opts one = *ch->o;
+	X509_NAME *name = NULL;
+	X509 *x = NULL;
+	char cn[256];
+	long i;
+
+	ch->rc = -1;
+	one.ca = true;
+	one.serial = "1";
+	if ((name = cn_name(ch->o->prefix)) == NULL ||
+	    (x = make_cert(&one, name, ch->pkey, NULL, ch->pkey)) == NULL)
+		goto out;
+	for (i = ch->from; i < ch->to; i++) {
+		X509_NAME_free(name);
+		snprintf(cn, sizeof(cn), "%s%ld", ch->o->prefix, i);
+		if ((name = cn_name(cn)) == NULL || !X509_set_subject_name(x, name) ||
+		    !X509_set_issuer_name(x, name) ||
+		    !ASN1_INTEGER_set_int64(X509_get_serialNumber(x), (int64_t)i + 1) ||
+		    X509_sign(x, ch->pkey, pick_md(ch->o->md, ch->pkey)) == 0 ||
+		    !PEM_write_bio_X509(ch->mem, x)) {
+			fail("cannot make certificate '%s'", cn);
+			goto out;
+		}
+	}
+	ch->rc = 0;
+out:
+	X509_NAME_free(name);
+	X509_free(x);
+	return NULL;
+}
+
+/*
+ * N self-signed CAs CN=<prefix><i> with one shared key, signed on every
+ * core in rounds of CHUNK certificates per thread, written in order.
  */
 static int
 make_bundle(const struct opts *o, EVP_PKEY *pkey)
 {
-	X509 *x = NULL;
-	X509_NAME *name = NULL;
-	FILE *fp = NULL;
-	char cn[256];
-	long i;
-	int rc = -1;
-	struct opts one = *o;
+	struct chunk ch[MAX_THREADS];
+	pthread_t tid[MAX_THREADS];
+	bool started[MAX_THREADS];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), next = 0;
+	int nt = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu, t, rc = -1;
+	FILE *fp;
 
-	one.ca = true;
-	snprintf(cn, sizeof(cn), "/CN=%s0", o->prefix);
-	if ((name = parse_name(cn)) == NULL || (x = make_cert(&one, name, pkey, NULL, pkey)) == NULL)
-		goto out;
+	memset(ch, 0, sizeof(ch));
 	if ((fp = open_out(o->out)) == NULL)
-		goto out;
-	for (i = 0; i < o->count; i++) {
-		X509_NAME_free(name);
-		snprintf(cn, sizeof(cn), "%s%ld", o->prefix, i);
-		if ((name = X509_NAME_new()) == NULL ||
-		    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)cn, -1,
-		        -1, 0) ||
-		    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
-		    !ASN1_INTEGER_set_int64(X509_get_serialNumber(x), (int64_t)i + 1) ||
-		    X509_sign(x, pkey, pick_md(o->md, pkey)) == 0) {
-			fail("cannot make certificate %s", cn);
+		return -1;
+	for (t = 0; t < nt; t++) {
+		ch[t].o = o;
+		ch[t].pkey = pkey;
+		if ((ch[t].mem = BIO_new(BIO_s_mem())) == NULL) {
+			fail("out of memory");
 			goto out;
 		}
-		if (!PEM_write_X509(fp, x)) {
-			fail("cannot write certificate %s", cn);
-			goto out;
+	}
+	while (next < o->count) {
+		for (t = 0; t < nt; t++) {
+			ch[t].from = next;
+			ch[t].to = next + CHUNK < o->count ? next + CHUNK : o->count;
+			next = ch[t].to;
+			started[t] =
+			    t > 0 && pthread_create(&tid[t], NULL, make_chunk, &ch[t]) == 0;
+		}
+		for (t = 0; t < nt; t++) {
+			if (started[t])
+				pthread_join(tid[t], NULL);
+			else
+				make_chunk(&ch[t]);
+		}
+		for (t = 0; t < nt; t++) {
+			const char *p;
+			long n = BIO_get_mem_data(ch[t].mem, &p);
+
+			if (ch[t].rc != 0)
+				goto out;
+			if (n > 0 && fwrite(p, 1, (size_t)n, fp) != (size_t)n) {
+				fprintf(stderr, "mkcert: cannot write: %s\n", strerror(errno));
+				goto out;
+			}
+			(void)BIO_reset(ch[t].mem);
 		}
 	}
 	rc = 0;
 out:
-	if (fp != NULL && close_out(fp, o->out) != 0)
+	if (close_out(fp, o->out) != 0)
 		rc = -1;
-	X509_NAME_free(name);
-	X509_free(x);
+	for (t = 0; t < nt; t++)
+		BIO_free(ch[t].mem);
 	return rc;
 }
 
@@ -392,7 +477,7 @@ make_one(const struct opts *o, EVP_PKEY *pkey)
 		goto out;
 	ok = o->der ? i2d_X509_fp(fp, x) : PEM_write_X509(fp, x);
 	if (close_out(fp, o->out) != 0 || !ok) {
-		fail("cannot write the certificate%s", "");
+		fail("cannot write the certificate");
 		goto out;
 	}
 	rc = 0;
@@ -523,7 +608,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "mkcert: unknown digest '%s' (sha256, sha1, md5, sha384)\n", o.md);
 		return 2;
 	}
-	umask(077);
 	if (o.key_in != NULL)
 		pkey = read_key(o.key_in);
 	else
