@@ -24,47 +24,84 @@ struct inspect {
 	size_t nstore;     /* certificates printed for it */
 };
 
+/*
+ * The JSON of one certificate, made on a decoding thread of the scan (see
+ * struct truststore_visitor): it reads only the certificate and the
+ * run's clock. The same document jansson would write for these keys.
+ */
+static void *
+prepare_cert(const struct tf_cert *c, void *arg)
+{
+	const struct inspect *in = arg;
+	const struct tf_certinfo *ci = &c->info;
+	struct out_buf b = { 0 };
+	char hex[65], date[32];
+
+	if (in->cli->format != OUT_JSON)
+		return NULL;
+	b.cap = 1024; /* most certificates fit: one allocation */
+	b.p = tf_malloc(b.cap);
+	tf_hex(hex, ci->sha256, 32);
+	out_buf_adds(&b, "{\"subject\":");
+	out_buf_jstr(&b, ci->subject);
+	out_buf_adds(&b, ",\"issuer\":");
+	out_buf_jstr(&b, ci->issuer);
+	out_buf_adds(&b, ",\"serial\":");
+	out_buf_jstr(&b, ci->serial);
+	out_buf_adds(&b, ",\"sha256\":\"");
+	out_buf_adds(&b, hex);
+	out_buf_adds(&b, "\",\"not_before\":");
+	tf_time_iso(date, sizeof(date), ci->not_before);
+	out_buf_jstr(&b, date);
+	out_buf_adds(&b, ",\"not_after\":");
+	tf_time_iso(date, sizeof(date), ci->not_after);
+	out_buf_jstr(&b, date);
+	out_buf_adds(&b, ",\"days_left\":");
+	out_buf_int(&b, out_days_left(ci->not_after, in->cli->ctx.now));
+	out_buf_adds(&b, ",\"key_type\":");
+	out_buf_jstr(&b, ci->key_type);
+	out_buf_adds(&b, ",\"key_bits\":");
+	out_buf_int(&b, ci->key_bits);
+	out_buf_adds(&b, ",\"signature_algorithm\":");
+	out_buf_jstr(&b, ci->sig_alg);
+	out_buf_adds(&b, ",\"version\":");
+	out_buf_int(&b, ci->version);
+	out_buf_adds(&b, ci->is_ca ? ",\"is_ca\":true" : ",\"is_ca\":false");
+	out_buf_adds(&b, ci->is_self_signed ? ",\"self_signed\":true" : ",\"self_signed\":false");
+	out_buf_adds(&b, ",\"source\":{\"file\":");
+	out_buf_jstr(&b, c->file);
+	if (c->line > 0) {
+		out_buf_adds(&b, ",\"line\":");
+		out_buf_int(&b, c->line);
+	}
+	if (c->link != NULL) {
+		out_buf_adds(&b, ",\"link\":");
+		out_buf_jstr(&b, c->link);
+	}
+	out_buf_adds(&b, "}}");
+	return b.p;
+}
+
+/* One certificate, in store order, on the main thread. */
 static int
-print_cert(const struct tf_cert *c, void *arg)
+emit_cert(const struct tf_cert *c, void *prepared, void *arg)
 {
 	struct inspect *in = arg;
 	struct cli *cli = in->cli;
 	const struct tf_certinfo *ci = &c->info;
 	char hex[65], date[32];
 	long long days = out_days_left(ci->not_after, cli->ctx.now);
-	json_t *o, *src;
 
 	if (in->client != NULL)
 		client_check_offer(in->client, ci->subject_der, ci->subject_der_len, c->der,
 		    ci->der_len);
-	tf_hex(hex, ci->sha256, 32);
 	switch (cli->format) {
 	case OUT_JSON:
-		o = json_object();
-		json_object_set_new(o, "subject", out_jstr(ci->subject));
-		json_object_set_new(o, "issuer", out_jstr(ci->issuer));
-		json_object_set_new(o, "serial", json_string(ci->serial));
-		json_object_set_new(o, "sha256", json_string(hex));
-		json_object_set_new(o, "not_before", out_jtime(ci->not_before));
-		json_object_set_new(o, "not_after", out_jtime(ci->not_after));
-		json_object_set_new(o, "days_left", json_integer(days));
-		json_object_set_new(o, "key_type", json_string(ci->key_type));
-		json_object_set_new(o, "key_bits", json_integer(ci->key_bits));
-		json_object_set_new(o, "signature_algorithm", out_jstr(ci->sig_alg));
-		json_object_set_new(o, "version", json_integer(ci->version));
-		json_object_set_new(o, "is_ca", json_boolean(ci->is_ca));
-		json_object_set_new(o, "self_signed", json_boolean(ci->is_self_signed));
-		src = json_object();
-		json_object_set_new(src, "file", out_jstr(c->file));
-		if (c->line > 0)
-			json_object_set_new(src, "line", json_integer(c->line));
-		if (c->link != NULL)
-			json_object_set_new(src, "link", out_jstr(c->link));
-		json_object_set_new(o, "source", src);
 		fputs(in->nstore > 0 ? ",\n" : "\n", stdout);
-		out_emit(stdout, o);
+		fputs(prepared, stdout);
 		break;
 	case OUT_PROMETHEUS:
+		tf_hex(hex, ci->sha256, 32);
 		fputs("trustfix_certificate_not_after_seconds{store=", stdout);
 		out_prom_label(stdout, in->store);
 		printf(",sha256=\"%s\",subject=", hex);
@@ -74,6 +111,7 @@ print_cert(const struct tf_cert *c, void *arg)
 	case OUT_TABLE:
 		if (cli->ctx.verbosity < 0)
 			break;
+		tf_hex(hex, ci->sha256, 32);
 		tf_time_iso(date, sizeof(date), ci->not_after);
 		date[10] = '\0';
 		printf("  %.16s  %s  %s%6lld%s  %-3s %-5d  %s\n", hex, date,
@@ -135,19 +173,36 @@ client_json(struct cli *cli, const char *path, const struct client_report *r)
 	return o;
 }
 
-static json_t *
-finding_json(const struct tf_finding *f)
+/*
+ * The JSON of one finding into 'b' (emptied first): text, not a jansson
+ * object, as a store of 100,000 certificates can have as many findings.
+ */
+static void
+finding_json(struct out_buf *b, const struct tf_finding *f)
 {
-	json_t *o = json_object();
+	char hex[65];
 
-	json_object_set_new(o, "kind", json_string(tf_finding_kind_name(f->kind)));
-	json_object_set_new(o, "sha256", f->has_sha256 ? out_jhex(f->sha256, 32) : json_null());
-	json_object_set_new(o, "subject", out_jstr(f->subject));
-	json_object_set_new(o, "store", out_jstr(f->store));
-	json_object_set_new(o, "where", out_jstr(f->where));
-	json_object_set_new(o, "message", out_jstr(f->message));
-	json_object_set_new(o, "action", out_jstr(f->action));
-	return o;
+	b->len = 0;
+	out_buf_adds(b, "{\"kind\":");
+	out_buf_jstr(b, tf_finding_kind_name(f->kind));
+	out_buf_adds(b, ",\"sha256\":");
+	if (f->has_sha256) {
+		tf_hex(hex, f->sha256, 32);
+		out_buf_jstr(b, hex);
+	} else {
+		out_buf_jstr(b, NULL);
+	}
+	out_buf_adds(b, ",\"subject\":");
+	out_buf_jstr(b, f->subject);
+	out_buf_adds(b, ",\"store\":");
+	out_buf_jstr(b, f->store);
+	out_buf_adds(b, ",\"where\":");
+	out_buf_jstr(b, f->where);
+	out_buf_adds(b, ",\"message\":");
+	out_buf_jstr(b, f->message);
+	out_buf_adds(b, ",\"action\":");
+	out_buf_jstr(b, f->action);
+	out_buf_adds(b, "}");
 }
 
 static void
@@ -247,6 +302,8 @@ cmd_inspect(struct cli *cli, int argc, char **argv)
 	struct truststore_stats stats;
 	struct client_report report = { 0 };
 	struct inspect in = { .cli = cli };
+	struct truststore_visitor visitor = { prepare_cert, emit_cert, &in };
+	struct out_buf text = { 0 };
 	const char **paths = NULL;
 	char *password = NULL;
 	size_t npaths = 0, i;
@@ -346,7 +403,7 @@ cmd_inspect(struct cli *cli, int argc, char **argv)
 			    paths[i], truststore_format_name(truststore_format(stores[i])),
 			    "SHA-256", "NOT AFTER", "DAYS", "KEY", "SUBJECT");
 		}
-		rc = truststore_scan(stores[i], &checks, &findings, &stats, print_cert, &in);
+		rc = truststore_scan_visit(stores[i], &checks, &findings, &stats, &visitor);
 		if (rc != 0)
 			goto out;
 		if (cli->format == OUT_JSON)
@@ -369,8 +426,9 @@ cmd_inspect(struct cli *cli, int argc, char **argv)
 		    in.client != NULL ? client_json(cli, client_cert, &report) : json_null());
 		printf(",\"findings\":[");
 		for (i = 0; i < findings.n; i++) {
+			finding_json(&text, &findings.v[i]);
 			fputs(i > 0 ? ",\n" : "\n", stdout);
-			out_emit(stdout, finding_json(&findings.v[i]));
+			fputs(text.p, stdout);
 		}
 		printf("],\"compliant\":%s}\n", findings.n == 0 ? "true" : "false");
 		break;
@@ -402,6 +460,7 @@ out:
 	client_report_release(&report);
 	client_check_free(in.client);
 	tf_findings_release(&findings);
+	free(text.p);
 	tf_policy_free(policy);
 	free_password(password);
 	return rc;

@@ -1,6 +1,7 @@
 /*
  * cli/output.c - JSON (jansson) and Prometheus text helpers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,75 @@ out_emit(FILE *fp, json_t *v)
 {
 	json_dumpf(v, fp, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
+}
+
+void
+out_buf_add(struct out_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = 2 * (b->len + n + 1) + 256;
+		b->p = tf_realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+out_buf_int(struct out_buf *b, long long v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	/* as "%lld", without printf's machinery (several per certificate) */
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	out_buf_add(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void
+out_buf_jstr(struct out_buf *b, const char *s)
+{
+	size_t i, n;
+	char *text;
+	json_t *v;
+
+	if (s == NULL) {
+		out_buf_add(b, "null", 4);
+		return;
+	}
+	n = strlen(s);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			break;
+	if (i < n) {
+		/* control bytes or not ASCII: the library's escaping and UTF-8
+		 * checks, so that the text is what out_emit() would write */
+		v = out_jstr(s);
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(v);
+		if (text == NULL)
+			abort(); /* out of memory, which tf_malloc() does not survive either */
+		out_buf_adds(b, text);
+		free(text);
+		return;
+	}
+	/* printable ASCII: only the quote and the backslash are escaped */
+	if (b->len + 2 * n + 3 > b->cap) {
+		b->cap = 2 * (b->len + 2 * n + 3) + 256;
+		b->p = tf_realloc(b->p, b->cap);
+	}
+	b->p[b->len++] = '"';
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			b->p[b->len++] = '\\';
+		b->p[b->len++] = s[i];
+	}
+	b->p[b->len++] = '"';
+	b->p[b->len] = '\0';
 }
 
 void

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* A JSON string of 's'; bytes that are not UTF-8 are escaped as \xHH. */
@@ -19,6 +20,33 @@ json_t *out_jhex(const unsigned char *p, size_t len);
 
 /* Write 'v' compactly to 'fp' and drop the reference. */
 void out_emit(FILE *fp, json_t *v);
+
+/*
+ * A growing text buffer, for output built off the main thread (the JSON of
+ * each certificate is made on the scan's decoding threads). 'p' is always
+ * NUL-terminated once anything was added; the owner frees it.
+ */
+struct out_buf {
+	char *p;
+	size_t len, cap;
+};
+
+void out_buf_add(struct out_buf *b, const char *s, size_t n);
+void out_buf_int(struct out_buf *b, long long v);
+
+/* Inline, so that the length of a literal is known at compile time. */
+static inline void
+out_buf_adds(struct out_buf *b, const char *s)
+{
+	out_buf_add(b, s, strlen(s));
+}
+
+/*
+ * 's' as a JSON value, byte for byte what out_emit(out_jstr(s)) writes
+ * ("null" for NULL). Plain ASCII is escaped here; anything else goes
+ * through the JSON library. Safe to call from several threads at once.
+ */
+void out_buf_jstr(struct out_buf *b, const char *s);
 
 /* Write 's' as a Prometheus label value (quotes added). */
 void out_prom_label(FILE *fp, const char *s);

@@ -2,9 +2,11 @@
  * core/certinfo.c - decode the fields of an X.509 certificate that an
  * inspection reports, with an ASN.1 template that keeps the public key as
  * algorithm and bit string and the names as raw DER. A full d2i_X509 builds
- * an EVP_PKEY for every certificate, which is most of its cost.
+ * an EVP_PKEY for every certificate, which is most of its cost. The names
+ * are left to core/name.c.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "certinfo.h"
+#include "name.h"
 #include "tf.h"
 
 typedef struct {
@@ -68,100 +71,79 @@ ASN1_SEQUENCE(TF_CERT) = {
 	ASN1_SIMPLE(TF_CERT, signature, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(TF_CERT)
 
+/*
+ * SHA-256, fetched once: SHA256() fetches it on each call, a lock and a
+ * lookup that cost as much as hashing the certificate. Read-only after
+ * setup, so that the scan's decoding threads share it without locks.
+ */
+static struct {
+	pthread_once_t once;
+	EVP_MD *sha256; /* NULL: fall back to SHA256() */
+} shared = { .once = PTHREAD_ONCE_INIT };
+
+static void
+shared_init(void)
+{
+	shared.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+/* Two decimal digits. */
+static char *
+put2(char *p, int v)
+{
+	*p++ = (char)('0' + v / 10);
+	*p++ = (char)('0' + v % 10);
+	return p;
+}
+
 void
 tf_time_iso(char *buf, size_t size, time_t t)
 {
+	long long z = (long long)t / 86400, s = (long long)t % 86400, era, doe, yoe, y, doy, mp;
+	int m, d;
 	struct tm tm;
 
+	/*
+	 * Years 1000 to 9999 by hand (H. Hinnant's civil_from_days), which is
+	 * what strftime() would write: gmtime_r() and strftime() cost more than
+	 * the rest of a certificate's JSON, twice per certificate. Other years,
+	 * which strftime() does not pad to 4 digits, go the slow way.
+	 */
+	if (s < 0)
+		s += 86400, z--;
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	y = yoe + era * 400 + (m <= 2);
+	if (y >= 1000 && y <= 9999 && size >= 21) {
+		char *p = buf;
+
+		p = put2(p, (int)(y / 100));
+		p = put2(p, (int)(y % 100));
+		*p++ = '-';
+		p = put2(p, m);
+		*p++ = '-';
+		p = put2(p, d);
+		*p++ = 'T';
+		p = put2(p, (int)(s / 3600));
+		*p++ = ':';
+		p = put2(p, (int)(s / 60 % 60));
+		*p++ = ':';
+		p = put2(p, (int)(s % 60));
+		*p++ = 'Z';
+		*p = '\0';
+		return;
+	}
 	if (gmtime_r(&t, &tm) == NULL)
 		snprintf(buf, size, "invalid");
 	else
 		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Append one byte of a name value, escaping what a terminal would act on. */
-static void
-put_escaped(char **buf, size_t *len, size_t *cap, const unsigned char *s, size_t n)
-{
-	size_t i;
-
-	if (*len + 4 * n + 8 > *cap) {
-		*cap = 2 * (*len + 4 * n + 8);
-		*buf = tf_realloc(*buf, *cap);
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-
-		if (c < 0x20 || c == 0x7f ||
-		    (c == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)) {
-			/* C0 controls, DEL and C1 controls (U+0080..U+009F) */
-			*len += (size_t)sprintf(*buf + *len, "\\x%02x", c);
-			if (c == 0xc2)
-				*len += (size_t)sprintf(*buf + *len, "\\x%02x", s[++i]);
-		} else {
-			(*buf)[(*len)++] = (char)c;
-		}
-	}
-	(*buf)[*len] = '\0';
-}
-
-static char *
-name_oneline(const X509_NAME *name)
-{
-	char *buf = NULL, oid[80];
-	size_t len = 0, cap = 0;
-	int i, n, prev_set = -1;
-
-	put_escaped(&buf, &len, &cap, (const unsigned char *)"", 0);
-	n = X509_NAME_entry_count(name);
-	for (i = 0; i < n; i++) {
-		const X509_NAME_ENTRY *ne = X509_NAME_get_entry(name, i);
-		const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(ne);
-		const ASN1_STRING *val = X509_NAME_ENTRY_get_data(ne);
-		const char *sn = NULL;
-		unsigned char *utf8 = NULL;
-		int nid = OBJ_obj2nid(obj), set = X509_NAME_ENTRY_set(ne), ulen;
-
-		if (i > 0)
-			put_escaped(&buf, &len, &cap,
-			    (const unsigned char *)(set == prev_set ? " + " : ", "),
-			    set == prev_set ? 3 : 2);
-		prev_set = set;
-		if (nid != NID_undef)
-			sn = OBJ_nid2sn(nid);
-		if (sn == NULL) {
-			OBJ_obj2txt(oid, sizeof(oid), obj, 1);
-			sn = oid;
-		}
-		put_escaped(&buf, &len, &cap, (const unsigned char *)sn, strlen(sn));
-		put_escaped(&buf, &len, &cap, (const unsigned char *)"=", 1);
-		if ((ulen = ASN1_STRING_to_UTF8(&utf8, val)) >= 0) {
-			put_escaped(&buf, &len, &cap, utf8, (size_t)ulen);
-			OPENSSL_free(utf8);
-		} else {
-			/* not convertible: show the raw bytes, escaped */
-			ERR_clear_error();
-			put_escaped(&buf, &len, &cap, ASN1_STRING_get0_data(val),
-			    (size_t)ASN1_STRING_length(val));
-		}
-	}
-	return buf;
-}
-
-char *
-tf_name_oneline(const unsigned char *der, size_t len)
-{
-	const unsigned char *p = der;
-	X509_NAME *name;
-	char *s;
-
-	if ((name = d2i_X509_NAME(NULL, &p, (long)len)) == NULL) {
-		ERR_clear_error();
-		return NULL;
-	}
-	s = name_oneline(name);
-	X509_NAME_free(name);
-	return s;
 }
 
 static char *
@@ -170,15 +152,38 @@ serial_hex(const ASN1_INTEGER *serial)
 	const unsigned char *d = ASN1_STRING_get0_data(serial);
 	int n = ASN1_STRING_length(serial), i;
 	bool neg = ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER;
+	static const char hex[] = "0123456789ABCDEF";
 	char *s = tf_malloc((size_t)n * 2 + 3), *p = s;
 
 	if (neg)
 		*p++ = '-';
-	for (i = 0; i < n; i++)
-		p += sprintf(p, "%02X", d[i]);
+	for (i = 0; i < n; i++) {
+		*p++ = hex[d[i] >> 4];
+		*p++ = hex[d[i] & 0xf];
+	}
 	if (n == 0)
-		*p++ = '0', *p = '\0';
+		*p++ = '0';
+	*p = '\0';
 	return s;
+}
+
+/*
+ * timegm() of a time that ASN1_TIME_to_tm() has checked and normalised,
+ * without timegm()'s time-zone machinery: days from the civil date
+ * (proleptic Gregorian, as in H. Hinnant's days_from_civil).
+ */
+static time_t
+utc_seconds(const struct tm *tm)
+{
+	long long y = (long long)tm->tm_year + 1900, m = tm->tm_mon + 1, era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + tm->tm_mday - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (time_t)((era * 146097 + doe - 719468) * 86400 + tm->tm_hour * 3600LL +
+	    tm->tm_min * 60LL + tm->tm_sec);
 }
 
 static int
@@ -188,7 +193,7 @@ asn1_time(time_t *out, const ASN1_TIME *t)
 
 	if (!ASN1_TIME_to_tm(t, &tm))
 		return -1;
-	*out = timegm(&tm);
+	*out = utc_seconds(&tm);
 	return 0;
 }
 
@@ -288,7 +293,7 @@ key_info(struct tf_certinfo *ci, const TF_SPKI *spki)
 		break;
 	case NID_ED25519:
 		snprintf(ci->key_type, sizeof(ci->key_type), "Ed25519");
-		ci->key_bits = 253;
+		ci->key_bits = 256; /* as EVP_PKEY_get_bits() says, not the 253 of the curve */
 		break;
 	case NID_ED448:
 		snprintf(ci->key_type, sizeof(ci->key_type), "Ed448");
@@ -323,30 +328,151 @@ sig_info(struct tf_certinfo *ci, const X509_ALGOR *alg)
 		ci->sig_md_nid = NID_undef;
 }
 
-static bool
-basic_ca(const STACK_OF(X509_EXTENSION) *exts, bool *has_bc)
+/*
+ * One extension of 'nid', decoded: NULL when absent (*state -1), when there
+ * are several or it does not decode (*state -2), as X509_get_ext_d2i().
+ */
+static void *
+ext_d2i(const STACK_OF(X509_EXTENSION) *exts, int nid, int *state)
 {
-	BASIC_CONSTRAINTS *bc;
-	const unsigned char *p;
-	bool ca = false;
+	X509_EXTENSION *found = NULL;
+	void *v;
 	int i;
 
-	*has_bc = false;
+	*state = -1;
 	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
-		const ASN1_OCTET_STRING *os;
 
-		if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_basic_constraints)
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != nid)
 			continue;
-		os = X509_EXTENSION_get_data(ext);
-		p = ASN1_STRING_get0_data(os);
-		if ((bc = d2i_BASIC_CONSTRAINTS(NULL, &p, ASN1_STRING_length(os))) != NULL) {
-			*has_bc = true;
-			ca = bc->ca != 0;
-			BASIC_CONSTRAINTS_free(bc);
+		if (found != NULL) {
+			*state = -2;
+			return NULL;
 		}
-		break;
+		found = ext;
 	}
+	if (found == NULL)
+		return NULL;
+	if ((v = X509V3_EXT_d2i(found)) == NULL)
+		*state = -2;
+	else
+		*state = 0;
+	return v;
+}
+
+/* Whether the subject key signs with the algorithm its own TBS names. */
+static bool
+sig_matches_key(const TF_TBS *tbs)
+{
+	const ASN1_OBJECT *sobj, *kobj;
+	int snid, pknid, knid;
+
+	X509_ALGOR_get0(&sobj, NULL, NULL, tbs->sig_alg);
+	X509_ALGOR_get0(&kobj, NULL, NULL, tbs->spki->alg);
+	if ((snid = OBJ_obj2nid(sobj)) == NID_undef || !OBJ_find_sigid_algs(snid, NULL, &pknid))
+		return false;
+	knid = OBJ_obj2nid(kobj);
+	return knid == pknid || (knid == NID_rsaEncryption && pknid == NID_rsassaPss);
+}
+
+/*
+ * A v1 root, as OpenSSL's EXFLAG_SS: self-issued, its authority key
+ * identifier (if any) matches its own key identifier and serial, and it is
+ * signed with an algorithm of its own key type. Returns -1 when one of the
+ * two identifier extensions is malformed (OpenSSL then says "not a CA").
+ */
+static int
+v1_root(const struct tf_certinfo *ci, const TF_TBS *tbs)
+{
+	AUTHORITY_KEYID *akid;
+	ASN1_OCTET_STRING *skid;
+	int astate, sstate, rc = 1, i;
+
+	akid = ext_d2i(tbs->extensions, NID_authority_key_identifier, &astate);
+	skid = ext_d2i(tbs->extensions, NID_subject_key_identifier, &sstate);
+	if (astate == -2 || sstate == -2) {
+		rc = -1;
+		goto out;
+	}
+	if (!ci->is_self_signed || !sig_matches_key(tbs)) {
+		rc = 0;
+		goto out;
+	}
+	if (akid != NULL) {
+		/* X509_check_akid() of the certificate against itself */
+		if ((akid->keyid != NULL && skid != NULL &&
+		        ASN1_OCTET_STRING_cmp(akid->keyid, skid) != 0) ||
+		    (akid->serial != NULL && ASN1_INTEGER_cmp(tbs->serial, akid->serial) != 0))
+			rc = 0;
+		for (i = 0;
+		     rc == 1 && akid->issuer != NULL && i < sk_GENERAL_NAME_num(akid->issuer);
+		     i++) {
+			GENERAL_NAME *gen = sk_GENERAL_NAME_value(akid->issuer, i);
+			const unsigned char *p = ci->issuer_der;
+			X509_NAME *issuer;
+
+			if (gen->type != GEN_DIRNAME)
+				continue;
+			issuer = d2i_X509_NAME(NULL, &p, (long)ci->issuer_der_len);
+			if (issuer == NULL || X509_NAME_cmp(gen->d.dirn, issuer) != 0)
+				rc = 0;
+			X509_NAME_free(issuer);
+			break;
+		}
+	}
+out:
+	AUTHORITY_KEYID_free(akid);
+	ASN1_OCTET_STRING_free(skid);
+	return rc;
+}
+
+/*
+ * Whether it is a CA as X509_check_ca() says: a keyUsage, when present,
+ * must allow keyCertSign; then basicConstraints decides; without it, a v1
+ * root, a keyUsage or a Netscape CA cert type make a CA. A malformed or
+ * repeated extension of those makes it none, as OpenSSL marks the whole
+ * certificate invalid. (OpenSSL also does that for a malformed subjectAltName,
+ * extendedKeyUsage, ... which this does not decode: the cost of decoding every
+ * extension of every certificate, for certificates no issuer would sign.)
+ */
+static bool
+check_ca(const struct tf_certinfo *ci, const TF_TBS *tbs)
+{
+	BASIC_CONSTRAINTS *bc = NULL;
+	ASN1_BIT_STRING *ku = NULL, *ns = NULL;
+	int bstate, kstate, nstate, v1;
+	unsigned kusage = 0;
+	bool ca = false;
+
+	bc = ext_d2i(tbs->extensions, NID_basic_constraints, &bstate);
+	ku = ext_d2i(tbs->extensions, NID_key_usage, &kstate);
+	ns = ext_d2i(tbs->extensions, NID_netscape_cert_type, &nstate);
+	if (bstate == -2 || kstate == -2 || nstate == -2)
+		goto out;
+	if (bc != NULL && bc->pathlen != NULL &&
+	    ASN1_STRING_type(bc->pathlen) == V_ASN1_NEG_INTEGER)
+		goto out;
+	if (ku != NULL) {
+		if (ASN1_STRING_length(ku) > 0)
+			kusage = ASN1_STRING_get0_data(ku)[0];
+		if (ASN1_STRING_length(ku) > 1)
+			kusage |= (unsigned)ASN1_STRING_get0_data(ku)[1] << 8;
+		if (kusage == 0 || !(kusage & KU_KEY_CERT_SIGN))
+			goto out; /* an empty keyUsage is invalid; one without certSign rejects */
+	}
+	if (bc != NULL) {
+		ca = bc->ca != 0;
+	} else if (ci->version == 1 && (v1 = v1_root(ci, tbs)) != 0) {
+		ca = v1 == 1;
+	} else if (ku != NULL) {
+		ca = true;
+	} else if (ns != NULL && ASN1_STRING_length(ns) > 0) {
+		ca = (ASN1_STRING_get0_data(ns)[0] & NS_ANY_CA) != 0;
+	}
+out:
+	BASIC_CONSTRAINTS_free(bc);
+	ASN1_BIT_STRING_free(ku);
+	ASN1_BIT_STRING_free(ns);
 	return ca;
 }
 
@@ -365,14 +491,14 @@ tf_certinfo_parse(struct tf_certinfo *ci, const unsigned char *der, size_t len, 
 {
 	const unsigned char *p = der;
 	const ASN1_STRING *sname, *iname;
-	X509_NAME *subject = NULL, *issuer = NULL;
 	TF_CERT *cert = NULL;
+	struct tf_names names;
 	const char *reason = NULL;
 	long hdrlen;
 	int tag, cls, r, rc = -1;
-	bool has_bc;
 
 	memset(ci, 0, sizeof(*ci));
+	pthread_once(&shared.once, shared_init);
 	if (len > LONG_MAX) {
 		reason = "too large";
 		goto out;
@@ -390,7 +516,9 @@ tf_certinfo_parse(struct tf_certinfo *ci, const unsigned char *der, size_t len, 
 		reason = "not an X.509 certificate";
 		goto out;
 	}
-	SHA256(der, ci->der_len, ci->sha256);
+	if (shared.sha256 == NULL ||
+	    !EVP_Digest(der, ci->der_len, ci->sha256, NULL, shared.sha256, NULL))
+		SHA256(der, ci->der_len, ci->sha256);
 
 	sname = cert->tbs->subject->value.sequence;
 	iname = cert->tbs->issuer->value.sequence;
@@ -404,35 +532,13 @@ tf_certinfo_parse(struct tf_certinfo *ci, const unsigned char *der, size_t len, 
 	ci->issuer_der_len = (size_t)ASN1_STRING_length(iname);
 	ci->issuer_der = dup_bytes(ASN1_STRING_get0_data(iname), ci->issuer_der_len);
 
-	p = ci->subject_der;
-	if ((subject = d2i_X509_NAME(NULL, &p, (long)ci->subject_der_len)) == NULL) {
-		reason = "malformed subject name";
+	if ((reason = tf_names_decode(&names, ci->subject_der, ci->subject_der_len, ci->issuer_der,
+	         ci->issuer_der_len, (flags & TF_CERTINFO_HASH) != 0)) != NULL)
 		goto out;
-	}
-	if (ci->issuer_der_len == ci->subject_der_len &&
-	    memcmp(ci->issuer_der, ci->subject_der, ci->subject_der_len) == 0) {
-		/* byte-equal names: decode once */
-		ci->is_self_signed = true;
-	} else {
-		p = ci->issuer_der;
-		if ((issuer = d2i_X509_NAME(NULL, &p, (long)ci->issuer_der_len)) == NULL) {
-			reason = "malformed issuer name";
-			goto out;
-		}
-		ci->is_self_signed = X509_NAME_cmp(subject, issuer) == 0;
-	}
-	ci->subject = name_oneline(subject);
-	ci->issuer = issuer != NULL ? name_oneline(issuer) : tf_strdup(ci->subject);
-	if (flags & TF_CERTINFO_HASH) {
-		int ok = 0;
-
-		ci->subject_hash = X509_NAME_hash_ex(subject, NULL, NULL, &ok);
-		if (!ok) {
-			reason = "cannot hash subject name";
-			goto out;
-		}
-	}
-
+	ci->subject = names.subject;
+	ci->issuer = names.issuer;
+	ci->is_self_signed = names.equal;
+	ci->subject_hash = names.subject_hash;
 	ci->serial = serial_hex(cert->tbs->serial);
 	if (asn1_time(&ci->not_before, cert->tbs->validity->notBefore) == -1 ||
 	    asn1_time(&ci->not_after, cert->tbs->validity->notAfter) == -1) {
@@ -443,14 +549,10 @@ tf_certinfo_parse(struct tf_certinfo *ci, const unsigned char *der, size_t len, 
 	    cert->tbs->version != NULL ? (int)ASN1_INTEGER_get(cert->tbs->version) + 1 : 1;
 	key_info(ci, cert->tbs->spki);
 	sig_info(ci, cert->sig_alg);
-	ci->is_ca = basic_ca(cert->tbs->extensions, &has_bc);
-	if (!has_bc && ci->version == 1 && ci->is_self_signed)
-		ci->is_ca = true; /* a v1 root, as X509_check_ca() sees it */
+	ci->is_ca = check_ca(ci, cert->tbs);
 	rc = 0;
 out:
 	ERR_clear_error();
-	X509_NAME_free(subject);
-	X509_NAME_free(issuer);
 	ASN1_item_free((ASN1_VALUE *)cert, ASN1_ITEM_rptr(TF_CERT));
 	if (rc != 0) {
 		tf_certinfo_clear(ci);

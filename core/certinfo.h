@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "name.h" /* tf_name_oneline() */
+
 struct tf_certinfo {
 	unsigned char sha256[32]; /* of the certificate's DER */
 	char *subject;            /* one line, control bytes escaped */
@@ -45,9 +47,6 @@ int tf_certinfo_parse(struct tf_certinfo *ci, const unsigned char *der, size_t l
     const char **why);
 
 void tf_certinfo_clear(struct tf_certinfo *ci);
-
-/* Format a DER Name as one line ("C=US, O=Example, CN=Root"); NULL if bad. */
-char *tf_name_oneline(const unsigned char *der, size_t len);
 
 /* Format a time as "2024-01-30T22:32:39Z" into 'buf' (at least 21 bytes). */
 void tf_time_iso(char *buf, size_t size, time_t t);

@@ -15,8 +15,19 @@
 #include "config.h"
 #include "path.h"
 
+/* A "[section]" header as the reader saw it go by. */
+struct section {
+	char *name;
+	int line;
+};
+
 struct parse_state {
 	struct tf_config *cfg;
+	FILE *fp;
+	int lineno;               /* lines handed to inih so far */
+	struct section *sections; /* every header, in file order */
+	size_t nsections;
+	int errline;   /* the line an error is about, when not inih's current one */
 	char msg[512]; /* the first error, without its line */
 };
 
@@ -27,6 +38,7 @@ tf_config_new(void)
 
 	cfg->renew_before_days = 30;
 	cfg->warn_days = 30;
+	cfg->hook_timeout = 60;
 	return cfg;
 }
 
@@ -44,6 +56,7 @@ tf_config_free(struct tf_config *cfg)
 	free(cfg->stores);
 	free(cfg->file);
 	free(cfg->policy);
+	free(cfg->bundle_signers);
 	free(cfg->client_cert);
 	free(cfg->client_key);
 	free(cfg->client_chain);
@@ -124,6 +137,15 @@ global_key(struct parse_state *st, const char *name, const char *value)
 	}
 	if (strcmp(name, "policy") == 0)
 		return set_path(st, &cfg->policy, name, value);
+	if (strcmp(name, "hook_timeout") == 0) {
+		if (tf_parse_int(value, 1, 86400, &v) == -1)
+			return fail(st, "bad value '%s' for '%s' (expected seconds, 1 to 86400)", value,
+			    name);
+		cfg->hook_timeout = (int)v;
+		return 1;
+	}
+	if (strcmp(name, "bundle_signers") == 0)
+		return set_path(st, &cfg->bundle_signers, name, value);
 	return fail(st, "unknown key '%s'%s", name, "");
 }
 
@@ -173,7 +195,64 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return store_key(st, section + 6, name, value);
 	if (strcmp(section, "client") == 0)
 		return client_key(st, name, value);
+	if (st->nsections > 0)
+		st->errline = st->sections[st->nsections - 1].line;
 	return fail(st, "unknown section [%s]%s", section, "");
+}
+
+/*
+ * inih's line reader, which also notes each "[section]" header and its line:
+ * inih calls the handler only for keys, so a section without any (an empty
+ * "[store NAME]", a misspelt "[clinet]") would otherwise go unnoticed.
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	char *p, *end;
+
+	if (fgets(str, num, st->fp) == NULL)
+		return NULL;
+	st->lineno++;
+	p = str;
+	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3; /* a UTF-8 BOM, which inih skips too */
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\f' || *p == '\v')
+		p++;
+	if (*p == '[' && (end = strchr(p + 1, ']')) != NULL) {
+		st->sections =
+		    tf_realloc(st->sections, (st->nsections + 1) * sizeof(*st->sections));
+		st->sections[st->nsections].name = tf_strndup(p + 1, (size_t)(end - p - 1));
+		st->sections[st->nsections].line = st->lineno;
+		st->nsections++;
+	}
+	return str;
+}
+
+/* Every section header names a known section; every store has a path. */
+static int
+check_sections(struct parse_state *st)
+{
+	struct tf_config *cfg = st->cfg;
+	size_t i, j;
+
+	for (i = 0; i < st->nsections; i++) {
+		const char *name = st->sections[i].name;
+
+		st->errline = st->sections[i].line;
+		if (strcmp(name, "client") == 0)
+			continue;
+		if (strncmp(name, "store ", 6) != 0 || name[6] == '\0')
+			return fail(st, "unknown section [%s]%s", name, "");
+		for (j = 0; j < cfg->nstores; j++)
+			if (strcmp(cfg->stores[j].name, name + 6) == 0 &&
+			    cfg->stores[j].path != NULL)
+				break;
+		if (j == cfg->nstores)
+			return fail(st, "[store %s] has no 'path'%s", name + 6, "");
+	}
+	st->errline = 0;
+	return 1;
 }
 
 int
@@ -181,7 +260,6 @@ tf_config_load(struct tf_config **out, struct tf_ctx *ctx, const char *path, boo
 {
 	struct parse_state st;
 	char *host = tf_hostpath(ctx, path);
-	FILE *fp = NULL;
 	size_t i;
 	int fd, line, rc = TF_ECONFIG;
 
@@ -198,7 +276,7 @@ tf_config_load(struct tf_config **out, struct tf_ctx *ctx, const char *path, boo
 		}
 		goto out;
 	}
-	if ((fp = fdopen(fd, "r")) == NULL) {
+	if ((st.fp = fdopen(fd, "r")) == NULL) {
 		close(fd);
 		rc = tf_error_sys(ctx, TF_ECONFIG, "cannot read config '%s'", host);
 		goto out;
@@ -207,29 +285,34 @@ tf_config_load(struct tf_config **out, struct tf_ctx *ctx, const char *path, boo
 	ini_max_line = 8192;
 	ini_allow_multiline = false;
 	ini_stop_on_first_error = true;
-	if ((line = ini_parse_file(fp, handler, &st)) != 0) {
+	line = ini_parse_stream(reader, &st, handler, &st);
+	if (ferror(st.fp)) {
+		/* fgets() failed: a directory, an I/O error */
+		rc = tf_error_sys(ctx, TF_ECONFIG, "cannot read config '%s'", host);
+		goto out;
+	}
+	if (line == 0 && !check_sections(&st))
+		line = st.errline;
+	if (line != 0) {
 		if (line < 0)
 			rc = tf_error(ctx, TF_ECONFIG, "cannot read config '%s'", host);
 		else
-			rc = tf_error(ctx, TF_ECONFIG, "%s:%d: %s", host, line,
+			rc = tf_error(ctx, TF_ECONFIG, "%s:%d: %s", host,
+			    st.errline > 0 ? st.errline : line,
 			    st.msg[0] ? st.msg
 			              : "syntax error (expected '[section]' or 'key = value')");
 		goto out;
-	}
-	for (i = 0; i < st.cfg->nstores; i++) {
-		if (st.cfg->stores[i].path == NULL) {
-			rc = tf_error(ctx, TF_ECONFIG, "%s: [store %s] has no 'path'", host,
-			    st.cfg->stores[i].name);
-			goto out;
-		}
 	}
 	st.cfg->file = tf_strdup(path);
 	*out = st.cfg;
 	st.cfg = NULL;
 	rc = 0;
 out:
-	if (fp != NULL)
-		fclose(fp);
+	if (st.fp != NULL)
+		fclose(st.fp);
+	for (i = 0; i < st.nsections; i++)
+		free(st.sections[i].name);
+	free(st.sections);
 	tf_config_free(st.cfg);
 	free(host);
 	return rc;

@@ -19,7 +19,9 @@ struct tf_config {
 	int renew_before_days;          /* renew when fewer days remain */
 	double renew_lifetime_fraction; /* or when this much has passed; 0: unset */
 	int warn_days;                  /* "expiring" within this many days */
+	int hook_timeout;               /* seconds a hook may run */
 	char *policy;                   /* policy file of the managed system, or NULL */
+	char *bundle_signers;           /* pinned bundle signers: PEM file or folder, or NULL */
 	struct tf_store_conf *stores;
 	size_t nstores;
 	char *client_cert;

@@ -21,7 +21,16 @@
 #include "renew.h"
 
 #define CERT_MAX (1024 * 1024)
+#define PENDING_MAX (8 * 1024 * 1024) /* bytes of offered certificates kept */
 #define DAY 86400
+
+/* A store certificate kept as bytes, in case it turns out to be an issuer. */
+struct pending {
+	unsigned char *subject; /* DER name, then the certificate; NULL once used */
+	size_t subject_len;
+	unsigned char *der;
+	size_t der_len;
+};
 
 struct client_check {
 	struct tf_ctx *ctx;
@@ -29,6 +38,8 @@ struct client_check {
 	X509 *leaf;
 	STACK_OF(X509) *untrusted; /* intermediates from the cert and chain files */
 	STACK_OF(X509) *anchors;   /* offered store certificates that may issue */
+	struct pending *pending;   /* offered before anything named them issuer */
+	size_t npending, pending_cap, pending_bytes;
 	bool has_key;
 	bool key_matches;
 };
@@ -156,22 +167,101 @@ names_issuer(const X509 *x, const unsigned char *subject_der, size_t len)
 	return elen == len && memcmp(enc, subject_der, len) == 0;
 }
 
+/* Whether a certificate of this subject may issue one of the chain so far. */
+static bool
+is_wanted(const struct client_check *cc, const unsigned char *subject_der, size_t len)
+{
+	int i;
+
+	if (names_issuer(cc->leaf, subject_der, len))
+		return true;
+	for (i = 0; i < sk_X509_num(cc->untrusted); i++)
+		if (names_issuer(sk_X509_value(cc->untrusted, i), subject_der, len))
+			return true;
+	/* an anchor from the store may itself be an intermediate */
+	for (i = 0; i < sk_X509_num(cc->anchors); i++)
+		if (names_issuer(sk_X509_value(cc->anchors, i), subject_der, len))
+			return true;
+	return false;
+}
+
+static void
+add_anchor(struct client_check *cc, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if ((x = d2i_X509(NULL, &p, (long)len)) != NULL)
+		sk_X509_push(cc->anchors, x);
+	ERR_clear_error();
+}
+
 void
 client_check_offer(struct client_check *cc, const unsigned char *subject_der, size_t subject_len,
     const unsigned char *der, size_t der_len)
 {
-	const unsigned char *p = der;
-	bool wanted = names_issuer(cc->leaf, subject_der, subject_len);
-	X509 *x;
-	int i;
+	struct pending *pd;
 
-	for (i = 0; !wanted && i < sk_X509_num(cc->untrusted); i++)
-		wanted = names_issuer(sk_X509_value(cc->untrusted, i), subject_der, subject_len);
-	if (!wanted)
+	if (is_wanted(cc, subject_der, subject_len)) {
+		add_anchor(cc, der, der_len);
 		return;
-	if ((x = d2i_X509(NULL, &p, (long)der_len)) != NULL)
-		sk_X509_push(cc->anchors, x);
-	ERR_clear_error();
+	}
+	/*
+	 * Not wanted yet, but a store intermediate offered later may name it
+	 * as its issuer: keep the bytes (not a decoded certificate) for then.
+	 */
+	if (cc->pending_bytes + der_len + subject_len > PENDING_MAX)
+		return;
+	if (cc->npending == cc->pending_cap) {
+		cc->pending_cap = cc->pending_cap ? 2 * cc->pending_cap : 64;
+		cc->pending = tf_realloc(cc->pending, cc->pending_cap * sizeof(*cc->pending));
+	}
+	pd = &cc->pending[cc->npending++];
+	pd->subject = tf_malloc(subject_len + der_len);
+	pd->subject_len = subject_len;
+	pd->der = pd->subject + subject_len;
+	pd->der_len = der_len;
+	memcpy(pd->subject, subject_der, subject_len);
+	memcpy(pd->der, der, der_len);
+	cc->pending_bytes += der_len + subject_len;
+}
+
+/* Add the kept certificates that issue an anchor offered after them. */
+static void
+resolve_pending(struct client_check *cc)
+{
+	bool added = true;
+	size_t i;
+
+	while (added) {
+		added = false;
+		for (i = 0; i < cc->npending; i++) {
+			struct pending *pd = &cc->pending[i];
+
+			if (pd->subject == NULL || !is_wanted(cc, pd->subject, pd->subject_len))
+				continue;
+			add_anchor(cc, pd->der, pd->der_len);
+			free(pd->subject);
+			pd->subject = NULL;
+			added = true;
+		}
+	}
+}
+
+/*
+ * An expired leaf is reported as client-expired; its chain is judged on its
+ * own, with the times of its CAs still checked (an expired root must show,
+ * or renewing the leaf would not be enough and nothing would say so).
+ * X509_V_FLAG_NO_CHECK_TIME would skip both, and OpenSSL ignores it anyway
+ * once a verification time is set.
+ */
+static int
+leaf_expiry_ok(int ok, X509_STORE_CTX *vctx)
+{
+	if (!ok && X509_STORE_CTX_get_error(vctx) == X509_V_ERR_CERT_HAS_EXPIRED &&
+	    X509_STORE_CTX_get_error_depth(vctx) == 0)
+		return 1;
+	return ok;
 }
 
 static const char *
@@ -186,6 +276,7 @@ verify_chain(struct client_check *cc)
 		err = "out of memory";
 		goto out;
 	}
+	resolve_pending(cc);
 	for (i = 0; i < sk_X509_num(cc->anchors); i++)
 		X509_STORE_add_cert(store, sk_X509_value(cc->anchors, i));
 	if (!X509_STORE_CTX_init(vctx, store, cc->leaf, cc->untrusted)) {
@@ -193,9 +284,7 @@ verify_chain(struct client_check *cc)
 		goto out;
 	}
 	X509_STORE_CTX_set_time(vctx, 0, cc->ctx->now);
-	/* an expired leaf is reported as such; judge the chain on its own */
-	if (X509_cmp_time(X509_get0_notAfter(cc->leaf), &cc->ctx->now) < 0)
-		X509_STORE_CTX_set_flags(vctx, X509_V_FLAG_NO_CHECK_TIME);
+	X509_STORE_CTX_set_verify_cb(vctx, leaf_expiry_ok);
 	X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT);
 	if (X509_verify_cert(vctx) != 1)
 		err = X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx));
@@ -281,11 +370,16 @@ client_report_release(struct client_report *r)
 void
 client_check_free(struct client_check *cc)
 {
+	size_t i;
+
 	if (cc == NULL)
 		return;
 	X509_free(cc->leaf);
 	sk_X509_pop_free(cc->untrusted, X509_free);
 	sk_X509_pop_free(cc->anchors, X509_free);
+	for (i = 0; i < cc->npending; i++)
+		free(cc->pending[i].subject);
+	free(cc->pending);
 	free(cc->path);
 	free(cc);
 }

@@ -16,28 +16,79 @@
 #include "internal.h"
 
 #define READ_BUF (256 * 1024)   /* a longer line is reported as overlong */
+#define READ_MIN 8192           /* the buffer at first: grown as needed */
 #define BLOCK_MAX (1024 * 1024) /* base64 bytes in one block */
 #define DER_MAX (1024 * 1024)
 
+/*
+ * The line reader. Its buffer starts small, on the caller's stack, and
+ * grows up to READ_BUF on the heap: a hashed directory is 100,000 files of
+ * 2 kB, for which allocating and wiping 256 kB each cost more than
+ * decoding them. What the buffer held is
+ * wiped when it grows or is freed, as it may have held a key block.
+ */
 struct lines {
 	int fd;
 	char *buf;
+	size_t cap; /* bytes of buf, at most READ_BUF */
 	size_t pos, end;
+	size_t used;    /* the most of buf ever filled, to wipe */
+	bool heap;      /* buf is allocated, not the caller's READ_MIN bytes */
+	bool short_eof; /* a short read is the end: a regular file */
 	bool eof;
 	bool skipping; /* inside an overlong line */
 	long lineno;
 };
 
+/* Read more of the file after what the buffer holds. Returns 0 or -1. */
+static int
+fill(struct lines *l)
+{
+	ssize_t r;
+
+	if (l->pos > 0) {
+		memmove(l->buf, l->buf + l->pos, l->end - l->pos);
+		l->end -= l->pos;
+		l->pos = 0;
+	}
+	if (l->end == l->cap && l->cap < READ_BUF) {
+		size_t cap = 2 * l->cap < READ_BUF ? 2 * l->cap : READ_BUF;
+		char *buf = tf_malloc(cap);
+
+		memcpy(buf, l->buf, l->end);
+		OPENSSL_cleanse(l->buf, l->used);
+		if (l->heap)
+			free(l->buf);
+		l->heap = true;
+		l->buf = buf;
+		l->cap = cap;
+		l->used = l->end;
+	}
+	if (l->end == l->cap) {
+		/* no line end in the whole buffer: drop it, remember the line */
+		l->skipping = true;
+		l->end = 0;
+	}
+	while ((r = read(l->fd, l->buf + l->end, l->cap - l->end)) < 0)
+		if (errno != EINTR && errno != EAGAIN)
+			return -1;
+	if (r == 0 || (l->short_eof && (size_t)r < l->cap - l->end))
+		l->eof = true;
+	l->end += (size_t)r;
+	if (l->end > l->used)
+		l->used = l->end;
+	return 0;
+}
+
 /*
  * The next line, without its line end. Returns 1 and sets *line and *len
- * (*overlong for a line longer than the buffer, whose text is not kept),
+ * (*overlong for a line longer than READ_BUF, whose text is not kept),
  * 0 at end of file, -1 on a read error.
  */
 static int
 next_line(struct lines *l, char **line, size_t *len, bool *overlong)
 {
 	char *nl;
-	ssize_t r;
 
 	*overlong = false;
 	for (;;) {
@@ -60,25 +111,8 @@ next_line(struct lines *l, char **line, size_t *len, bool *overlong)
 		}
 		if (l->eof)
 			return 0;
-		if (l->pos > 0) {
-			memmove(l->buf, l->buf + l->pos, l->end - l->pos);
-			l->end -= l->pos;
-			l->pos = 0;
-		}
-		if (l->end == READ_BUF) {
-			/* no line end in the whole buffer: drop it, remember the line */
-			l->skipping = true;
-			l->end = 0;
-		}
-		r = read(l->fd, l->buf + l->end, READ_BUF - l->end);
-		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
+		if (fill(l) == -1)
 			return -1;
-		}
-		if (r == 0)
-			l->eof = true;
-		l->end += (size_t)r;
 	}
 }
 
@@ -160,20 +194,28 @@ decode_block(struct scan *sc, const char *file, long line, const char *link, lon
 	return scan_push(sc, der, (size_t)(len - pad), file, line, link, want_hash);
 }
 
+/* A DER file, whose first bytes the line reader already holds. */
 static int
-read_der(struct scan *sc, int fd, const char *file, const char *link, long long want_hash)
+read_der(struct scan *sc, struct lines *l, const char *file, const char *link, long long want_hash)
 {
-	unsigned char *der = tf_malloc(DER_MAX);
-	size_t n = 0;
-	ssize_t r;
+	size_t n = l->end, cap = 2 * l->end < DER_MAX ? 2 * l->end : DER_MAX;
+	unsigned char *der = tf_malloc(cap);
+	ssize_t r = 1;
 
-	while (n < DER_MAX && (r = read(fd, der + n, DER_MAX - n)) != 0) {
-		if (r < 0) {
+	memcpy(der, l->buf, n);
+	while (n < DER_MAX && !l->eof) {
+		if (n == cap) {
+			cap = 2 * cap < DER_MAX ? 2 * cap : DER_MAX;
+			der = tf_realloc(der, cap);
+		}
+		if ((r = read(l->fd, der + n, cap - n)) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			free(der);
 			return -1;
 		}
+		if (r == 0)
+			break;
 		n += (size_t)r;
 	}
 	if (n == DER_MAX) {
@@ -196,31 +238,31 @@ block_finding(struct scan *sc, const char *file, long line, const char *fmt)
 	free(where);
 }
 
-int
-pem_read_fd(struct scan *sc, int fd, const char *file, const char *link, long long want_hash)
+static int
+pem_read(struct scan *sc, int fd, const char *file, const char *link, long long want_hash,
+    bool regular)
 {
 	struct tf_ctx *ctx = scan_store(sc)->ctx;
-	struct lines l = { .fd = fd };
+	struct lines l = { .fd = fd, .short_eof = regular };
+	char first[READ_MIN]; /* most files fit: a hashed directory is 100,000 */
 	enum state st = OUTSIDE;
-	char *line, *b64 = NULL, *endtype = NULL;
-	size_t len, tlen, n = 0, cap = 0;
+	char b64first[4096], *line, *b64 = b64first, *endtype = NULL;
+	size_t len, tlen, n = 0, cap = sizeof(b64first);
 	const char *type;
 	long start = 0;
 	bool overlong, bad = false, any = false;
-	unsigned char first;
-	ssize_t r;
-	int rc = 0, got;
+	int rc = 0, got = 0;
 
+	l.cap = READ_MIN;
+	l.buf = first;
+	if (fill(&l) == -1)
+		goto read_error;
 	/* DER when the first byte opens a SEQUENCE, PEM text otherwise */
-	while ((r = pread(fd, &first, 1, 0)) < 0 && (errno == EINTR || errno == EAGAIN))
-		;
-	if (r == 1 && first == 0x30) {
-		if ((rc = read_der(sc, fd, file, link, want_hash)) < 0)
+	if (l.end > 0 && (unsigned char)l.buf[0] == 0x30) {
+		if ((rc = read_der(sc, &l, file, link, want_hash)) < 0)
 			goto read_error;
-		return rc;
+		goto out;
 	}
-
-	l.buf = tf_malloc(READ_BUF);
 	while (rc == 0 && (got = next_line(&l, &line, &len, &overlong)) == 1) {
 		if (armor(line, len, "-----BEGIN ", &type, &tlen)) {
 			if (st == IN_CERT)
@@ -274,7 +316,12 @@ pem_read_fd(struct scan *sc, int fd, const char *file, const char *link, long lo
 		}
 		if (n + len > cap) {
 			cap = 2 * (n + len) + 4096;
-			b64 = tf_realloc(b64, cap);
+			if (b64 == b64first) {
+				b64 = tf_malloc(cap);
+				memcpy(b64, b64first, n);
+			} else {
+				b64 = tf_realloc(b64, cap);
+			}
 		}
 		for (size_t i = 0; i < len; i++)
 			if (line[i] != ' ' && line[i] != '\t')
@@ -297,11 +344,23 @@ read_error : {
 	free(host);
 }
 out:
-	if (l.buf != NULL) {
-		OPENSSL_cleanse(l.buf, READ_BUF); /* may have held a key block */
+	OPENSSL_cleanse(l.buf, l.used); /* may have held a key block */
+	if (l.heap)
 		free(l.buf);
-	}
-	free(b64);
+	if (b64 != b64first)
+		free(b64);
 	free(endtype);
 	return rc;
+}
+
+int
+pem_read_fd(struct scan *sc, int fd, const char *file, const char *link, long long want_hash)
+{
+	return pem_read(sc, fd, file, link, want_hash, false);
+}
+
+int
+pem_read_regular(struct scan *sc, int fd, const char *file, const char *link, long long want_hash)
+{
+	return pem_read(sc, fd, file, link, want_hash, true);
 }

@@ -10,12 +10,19 @@
 
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include "../core/path.h"
 #include "internal.h"
 
 #define P12_MAX (64 * 1024 * 1024)
+/*
+ * Most password-hash iterations accepted. Real stores use 1 to 100,000
+ * (OpenSSL 2,048, Java 10,000); a hostile file asking for 2^31 would keep
+ * the scan busy for hours.
+ */
+#define ITER_MAX 1000000L
 
 static int
 push_bag(struct scan *sc, const PKCS12_SAFEBAG *bag, int index)
@@ -59,33 +66,162 @@ push_bag(struct scan *sc, const PKCS12_SAFEBAG *bag, int index)
 	return rc;
 }
 
+/* An iteration count (absent means 1); -1 if it is not a small number. */
+static long
+iterations(const ASN1_INTEGER *iter)
+{
+	return iter == NULL ? 1 : ASN1_INTEGER_get(iter);
+}
+
+/*
+ * The iteration count of the password-based encryption 'alg': PKCS#12's own
+ * PBE, or PBES2 with PBKDF2. 1 for a scheme without one, -1 if unreadable.
+ */
+static long
+pbe_iterations(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	PBE2PARAM *pbe2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	PBEPARAM *pbe = NULL;
+	long n = -1;
+	int ptype;
+
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (ptype != V_ASN1_SEQUENCE)
+		return -1;
+	if (OBJ_obj2nid(obj) == NID_pbes2) {
+		pbe2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM));
+		if (pbe2 == NULL || pbe2->keyfunc == NULL)
+			goto out;
+		if (OBJ_obj2nid(pbe2->keyfunc->algorithm) != NID_id_pbkdf2) {
+			n = 1; /* scrypt: OpenSSL bounds its memory itself */
+			goto out;
+		}
+		X509_ALGOR_get0(&obj, &ptype, &pval, pbe2->keyfunc);
+		if (ptype == V_ASN1_SEQUENCE &&
+		    (kdf = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBKDF2PARAM))) != NULL)
+			n = iterations(kdf->iter);
+	} else if ((pbe = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBEPARAM))) != NULL) {
+		n = iterations(pbe->iter);
+	}
+out:
+	PBE2PARAM_free(pbe2);
+	PBKDF2PARAM_free(kdf);
+	PBEPARAM_free(pbe);
+	ERR_clear_error();
+	return n;
+}
+
+static int
+too_many(struct tf_ctx *ctx, const char *host, const char *what, long n)
+{
+	if (n >= 0 && n <= ITER_MAX)
+		return 0;
+	return tf_error(ctx, TF_EINVALID,
+	    "PKCS#12 store '%s' asks for %s%s iterations of its %s (at most %ld are accepted): "
+	    "refused as hostile",
+	    host, n < 0 ? "an unreadable number of" : "", n < 0 ? "" : "too many", what, ITER_MAX);
+}
+
+/*
+ * The bags of an encrypted part. Stores encrypted with RC2 (Java's keytool
+ * before 11.0.12, openssl pkcs12 -legacy) need OpenSSL's legacy provider,
+ * loaded only then and kept in *legacy until the scan ends.
+ */
+static STACK_OF(PKCS12_SAFEBAG) *
+decrypt_bags(PKCS7 *p7, const char *pass, OSSL_PROVIDER **legacy)
+{
+	STACK_OF(PKCS12_SAFEBAG) *bags;
+	int passlen = pass != NULL ? -1 : 0;
+
+	if ((bags = PKCS12_unpack_p7encdata(p7, pass, passlen)) != NULL || *legacy != NULL)
+		return bags;
+	if ((*legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1)) == NULL)
+		return NULL;
+	ERR_clear_error();
+	return PKCS12_unpack_p7encdata(p7, pass, passlen);
+}
+
+/*
+ * Read and decode the PKCS#12 file 'fd', check its iteration counts and its
+ * MAC with the store's password. *pass gets the password that opens it
+ * (NULL for a store written without any). Returns 0 or TF_E* with the
+ * message set; the caller frees *out.
+ */
+static int
+load(struct truststore *ts, int fd, PKCS12 **out, const char **pass)
+{
+	struct tf_ctx *ctx = ts->ctx;
+	PKCS12 *p12 = NULL;
+	const unsigned char *p;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	*pass = ts->password != NULL ? ts->password : "";
+	if ((rc = tf_read_fd(ctx, fd, ts->host, P12_MAX, &buf, &len)) != 0)
+		return rc;
+	p = (const unsigned char *)buf;
+	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
+		ERR_clear_error();
+		rc = tf_error(ctx, TF_EIO, "store '%s' is not a valid PKCS#12 file", ts->host);
+		goto out;
+	}
+	if (PKCS12_mac_present(p12)) {
+		const ASN1_INTEGER *iter;
+
+		PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+		if ((rc = too_many(ctx, ts->host, "MAC", iterations(iter))) != 0)
+			goto out;
+	}
+	if (PKCS12_mac_present(p12) && !PKCS12_verify_mac(p12, *pass, -1)) {
+		/* without a password, after the empty one try none at all, which
+		 * is what PKCS12_create(NULL, ...) writes */
+		if (ts->password == NULL && PKCS12_verify_mac(p12, NULL, 0)) {
+			*pass = NULL;
+		} else {
+			rc = tf_error(ctx, TF_EUSAGE,
+			    "wrong password for PKCS#12 store '%s' (give it with --password-file)",
+			    ts->host);
+			goto out;
+		}
+	}
+	*out = p12;
+	p12 = NULL;
+out:
+	ERR_clear_error();
+	PKCS12_free(p12);
+	free(buf);
+	return rc;
+}
+
+int
+pkcs12_check(struct truststore *ts, int fd)
+{
+	const char *pass;
+	PKCS12 *p12 = NULL;
+	int rc = load(ts, fd, &p12, &pass);
+
+	PKCS12_free(p12);
+	return rc;
+}
+
 int
 pkcs12_scan(struct scan *sc, int fd)
 {
 	struct truststore *ts = scan_store(sc);
 	struct tf_ctx *ctx = ts->ctx;
 	STACK_OF(PKCS7) *safes = NULL;
+	OSSL_PROVIDER *legacy = NULL;
 	PKCS12 *p12 = NULL;
-	const char *pass = ts->password != NULL ? ts->password : "";
-	const unsigned char *p;
-	char *buf = NULL;
-	size_t len;
+	const char *pass;
 	int i, j, index = 0, rc;
 
-	if ((rc = tf_read_fd(ctx, fd, ts->host, P12_MAX, &buf, &len)) != 0)
-		return rc;
-	p = (const unsigned char *)buf;
-	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
-		rc = tf_error_ssl(ctx, TF_EINVALID, "store '%s' is not a valid PKCS#12 file",
-		    ts->host);
+	if ((rc = load(ts, fd, &p12, &pass)) != 0)
 		goto out;
-	}
-	if (PKCS12_mac_present(p12) && !PKCS12_verify_mac(p12, pass, -1)) {
-		rc = tf_error(ctx, TF_EUSAGE,
-		    "wrong password for PKCS#12 store '%s' (give it with --password-file)",
-		    ts->host);
-		goto out;
-	}
 	if ((safes = PKCS12_unpack_authsafes(p12)) == NULL) {
 		rc = tf_error_ssl(ctx, TF_EINVALID, "cannot unpack PKCS#12 store '%s'", ts->host);
 		goto out;
@@ -95,10 +231,15 @@ pkcs12_scan(struct scan *sc, int fd)
 		STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
 		int nid = OBJ_obj2nid(p7->type);
 
-		if (nid == NID_pkcs7_data)
+		if (nid == NID_pkcs7_data) {
 			bags = PKCS12_unpack_p7data(p7);
-		else if (nid == NID_pkcs7_encrypted)
-			bags = PKCS12_unpack_p7encdata(p7, pass, -1);
+		} else if (nid == NID_pkcs7_encrypted) {
+			rc = too_many(ctx, ts->host, "password hash",
+			    pbe_iterations(p7->d.encrypted->enc_data->algorithm));
+			if (rc != 0)
+				break;
+			bags = decrypt_bags(p7, pass, &legacy);
+		}
 		if (bags == NULL) {
 			rc = tf_error_ssl(ctx, TF_EINVALID,
 			    "cannot decrypt part %d of PKCS#12 store '%s' (wrong password, or a "
@@ -113,6 +254,6 @@ pkcs12_scan(struct scan *sc, int fd)
 out:
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS12_free(p12);
-	free(buf);
+	OSSL_PROVIDER_unload(legacy);
 	return rc;
 }

@@ -36,6 +36,26 @@ struct tf_cert {
 /* Called once per certificate, in store order. Non-zero stops the scan. */
 typedef int (*truststore_cert_fn)(const struct tf_cert *cert, void *arg);
 
+/*
+ * A scan's callbacks for a caller that wants its own per-certificate work
+ * done on the decoding threads too (formatting the output of 100,000
+ * certificates costs as much as decoding them).
+ *
+ * 'prepare' (may be NULL) is called on a decoding thread as soon as a
+ * certificate is decoded, for several certificates at once and in no
+ * particular order: it may read 'cert' and what 'arg' points to, but must
+ * change nothing that another call could touch. It returns heap memory or
+ * NULL. 'emit' is then called on the scanning thread, in store order, after
+ * the certificate's checks, with what 'prepare' returned; the scan frees
+ * that with free() after 'emit' returns (or unused, when the scan stops
+ * early). Non-zero from 'emit' stops the scan.
+ */
+struct truststore_visitor {
+	void *(*prepare)(const struct tf_cert *cert, void *arg);
+	int (*emit)(const struct tf_cert *cert, void *prepared, void *arg);
+	void *arg;
+};
+
 /* What a scan checks each certificate against. */
 struct truststore_checks {
 	const struct tf_policy *policy; /* may be NULL */
@@ -67,12 +87,18 @@ const char *truststore_path(const struct truststore *ts);
  * store order. Problems with the store's content (an unparsable entry, a key
  * block, a broken hash link, a decommissioned root, a missing required one,
  * ...) are appended to 'findings', they are not errors. Certificates are
- * decoded in batches on every core and freed after the call, so memory does
- * not grow with the size of the store. Returns 0, the non-zero value of
- * 'fn', or a TF_E* code when the store cannot be read at all.
+ * decoded in batches on every core while the store is read, and freed after
+ * the call, so memory does not grow with the size of the store. 'fn' is
+ * called on the calling thread. Returns 0, the non-zero value of 'fn', or a
+ * TF_E* code when the store cannot be read at all.
  */
 int truststore_scan(struct truststore *ts, const struct truststore_checks *checks,
     struct tf_findings *findings, struct truststore_stats *stats, truststore_cert_fn fn, void *arg);
+
+/* truststore_scan() with a prepare/emit pair: see struct truststore_visitor. */
+int truststore_scan_visit(struct truststore *ts, const struct truststore_checks *checks,
+    struct tf_findings *findings, struct truststore_stats *stats,
+    const struct truststore_visitor *visitor);
 
 void truststore_free(struct truststore *ts);
 

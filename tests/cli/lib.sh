@@ -174,3 +174,66 @@ agit() {
 	shift
 	git --git-dir="$_r/var/lib/trustfix/audit.git" "$@"
 }
+
+# ---- signed root bundles (the t03* tests) ----
+
+# fast_tree_sum DIR: what tree_sum says (names, types, modes, owners, link
+# targets, contents), in a fixed number of processes: for tests that check a
+# whole root after each of many runs.
+fast_tree_sum() {
+	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %l\n' | LC_ALL=C sort &&
+	    find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -c1-64
+}
+
+B_QV_SHA=85a0dd7dd720adb7ff05f83d542b209dc7ff4528f7d677b18389fea5e5c49e86
+B_IT_SHA=5d56499be4d2e08bcfcad08a3e38723d50503bde706948e42f55603019e528ae
+B_NAME=identrust-commercial-root-ca-1
+
+# bundle_signer NAME [mkcert options]: a bundle signer, $T/NAME.pem and
+# $T/NAME.key (P-256 unless the options say otherwise).
+bundle_signer() {
+	_bs=$1
+	shift
+	"$MKCERT" --subject "/CN=$_bs/O=trustfix tests" --key-type ec:P-256 \
+	    --key-out "$T/$_bs.key" -o "$T/$_bs.pem" "$@"
+}
+
+# bundle_root DIR: an appliance image whose PEM store holds QuoVadis Root
+# CA 2 and a site CA ($T/site.pem, made once), configured to pin
+# $T/signer.pem as the bundle signer.
+bundle_root() {
+	[ -s "$T/site.pem" ] ||
+	    "$MKCERT" --subject "/CN=Site CA/O=trustfix tests" --ca --key-type ec:P-256 -o "$T/site.pem"
+	mkdir -p "$1/etc/ssl/certs" "$1/etc/trustfix"
+	cat "$DATA/QuoVadis_Root_CA_2.pem" "$T/site.pem" >"$1/etc/ssl/certs/ca-certificates.crt"
+	cp "$T/signer.pem" "$1/etc/trustfix/signers.pem"
+	printf '%s\n' 'bundle_signers = /etc/trustfix/signers.pem' '' '[store system]' \
+	    'path = /etc/ssl/certs/ca-certificates.crt' >"$1/etc/trustfix/trustfix.conf"
+}
+
+# bundle_make FILE VERSION [bundle create options]: the IdenTrust bundle
+# (add IdenTrust, remove QuoVadis, require IdenTrust) signed by $T/signer.
+bundle_make() {
+	_bf=$1 _bv=$2
+	shift 2
+	"$TRUSTFIX" bundle create --name "$B_NAME" --version "$_bv" \
+	    --signer-cert "$T/signer.pem" --signer-key "$T/signer.key" \
+	    --add "$DATA/IdenTrust_Commercial_Root_CA_1.pem" \
+	    --remove "$B_QV_SHA=QuoVadis Root CA 2" \
+	    --require "$B_IT_SHA=IdenTrust Commercial Root CA 1" -o "$_bf" "$@" >/dev/null
+}
+
+# bundle_unpack FILE DIR / bundle_pack DIR FILE: a bundle's files, to tamper with.
+bundle_unpack() {
+	rm -rf "$2" && mkdir -p "$2" && tar -C "$2" -xzf "$1"
+}
+bundle_pack() {
+	(cd "$1" && tar --owner=0 --group=0 -czf - $(ls -A)) >"$2"
+}
+
+# bundle_sign DIR [SIGNER [DIGEST]]: sign DIR/manifest.json again, as
+# openssl cms does it (detached, DER), with $T/SIGNER.{pem,key}.
+bundle_sign() {
+	openssl cms -sign -binary -md "${3:-sha256}" -outform DER -in "$1/manifest.json" \
+	    -signer "$T/${2:-signer}.pem" -inkey "$T/${2:-signer}.key" -out "$1/manifest.json.sig"
+}

@@ -293,7 +293,8 @@ rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	(void)ftw;
 	if (type == FTW_DP)
 		chmod(path, 0700);
-	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+	remove(path); /* best effort: go on with the rest */
+	return 0;
 }
 
 /* rm -rf 'dir'. */
