@@ -6,6 +6,7 @@
 #   make demo            build a demo appliance and remediate it
 #   make fuzz            run the fuzz targets for a bounded time
 #   make bench           run the benchmarks (ratios against peers)
+#   make bundles         build the IdenTrust remediation bundle (development signer)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format-check    check the formatting with clang-format
 
@@ -138,11 +139,20 @@ fuzz: $(FUZZ_TARGETS)
 bench: $(TRUSTFIX_BIN) $(TOOL_BIN)
 	TRUSTFIX=$(abspath $(TRUSTFIX_BIN)) TF_TOOLS=$(abspath $(BUILD)/tools) bench/inspect
 
+# The real remediation bundle, signed by a development signer generated once
+# into $(BUILD)/bundles/dev-signer/ (never committed); its certificate is
+# $(BUILD)/bundles/dev-signers.pem.
+bundles: $(TRUSTFIX_BIN)
+	bundles/identrust-commercial-root-ca-1/build.sh $(abspath $(TRUSTFIX_BIN)) $(BUILD)/bundles
+
 install: $(TRUSTFIX_BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)
 	install -m 0755 $(TRUSTFIX_BIN) $(DESTDIR)$(BINDIR)/trustfix
 	install -m 0644 docs/trustfix.1 $(DESTDIR)$(MANDIR)/man1/trustfix.1
 	install -m 0644 truststore/default-policy.json $(DESTDIR)$(DATADIR)/default-policy.json
+	install -d $(DESTDIR)$(DATADIR)/examples
+	install -m 0755 hooks/examples/restart-systemd-unit hooks/examples/sighup-pidfile \
+		hooks/examples/restart-service $(DESTDIR)$(DATADIR)/examples/
 
 FORMAT_SRC = $(wildcard */*.c */*.h tests/*/*.c)
 
@@ -155,4 +165,4 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz trustfix
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/cli/main.d $(TOOL_BIN:=.d)

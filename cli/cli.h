@@ -35,7 +35,10 @@ struct command {
  * message in cli->ctx, a negative TF_E* code that main() prints and maps.
  */
 int cmd_add(struct cli *cli, int argc, char **argv);
+int cmd_apply(struct cli *cli, int argc, char **argv);
+int cmd_bundle(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
+int cmd_hooks(struct cli *cli, int argc, char **argv);
 int cmd_inspect(struct cli *cli, int argc, char **argv);
 int cmd_log(struct cli *cli, int argc, char **argv);
 int cmd_remove(struct cli *cli, int argc, char **argv);
@@ -44,6 +47,15 @@ int cmd_show(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 
 const struct command *cli_command(const char *name);
+
+/*
+ * cmd_bundle.c, for cmd_apply.c too: open the bundle an argument names (a
+ * file, else a staged bundle; NULL: the one staged), and print a verified
+ * bundle. bundle_cli_open() returns 0, TF_EXIT_USAGE (usage printed) or TF_E*.
+ */
+struct bundle;
+int bundle_cli_open(struct cli *cli, const char *cmd, const char *arg, struct bundle **out);
+void bundle_cli_print(struct cli *cli, const struct bundle *b);
 
 /* Print "usage: ..." for a command to stderr and return TF_EXIT_USAGE. */
 int cli_usage(struct cli *cli, const char *cmd, const char *fmt, ...)

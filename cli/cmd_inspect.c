@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../bundles/bundle.h"
 #include "../core/path.h"
 #include "../renew/renew.h"
 #include "../truststore/truststore.h"
@@ -360,7 +361,7 @@ cmd_inspect(struct cli *cli, int argc, char **argv)
 		    "configuration");
 	}
 
-	if ((rc = tf_policy_load(&policy, ctx, cfg->policy)) != 0)
+	if ((rc = bundle_policy_load(&policy, ctx, cfg->policy)) != 0)
 		goto out;
 	if (password_file != NULL && (rc = read_password(cli, password_file, &password)) != 0)
 		goto out;

@@ -24,7 +24,55 @@ static const struct command commands[] = {
 	    "\n"
 	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do,\n"
 	    "2 usage error, 4 refused, 8 locked." },
+	{ "apply", cmd_apply, "apply a signed root bundle to the stores, as one audited change",
+	    "apply [FILE|NAME] [--store S]... [--signers FILE] [--allow-downgrade]\n"
+	    "      [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  FILE                   a bundle archive (.tar.gz or .zip), read as given\n"
+	    "  NAME                   a staged bundle (see 'trustfix bundle list'); default:\n"
+	    "                         the one bundle staged\n"
+	    "  --store S              the store to change (repeatable); default: every\n"
+	    "                         [store NAME] of the configuration\n"
+	    "  --signers FILE         the pinned signers (PEM file or folder) for this run,\n"
+	    "                         instead of bundle_signers of the configuration\n"
+	    "  --allow-downgrade      install a version lower than the installed one\n"
+	    "                         (recorded as a downgrade)\n"
+	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE "\n"
+	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do (installed\n"
+	    "already), 2 usage error, 4 refused (verification failed), 8 locked." },
+	{ "bundle", cmd_bundle, "create, verify, stage and list signed root bundles",
+	    "bundle create|verify|stage|list [OPTIONS]\n"
+	    "\n"
+	    "  bundle create --name N --version V --signer-cert C --signer-key K -o FILE\n"
+	    "        [--add CERT]... [--remove SHA256[=NAME]]... [--require SHA256[=NAME]]...\n"
+	    "        [--expires DATE] [--created DATE] [--description TEXT]\n"
+	    "        [--signer-key-password-file FILE]\n"
+	    "      make a bundle signed with the key K of the signer certificate C (then any\n"
+	    "      intermediates); DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC);\n"
+	    "      --expires defaults to a year after --created (now)\n"
+	    "  bundle verify FILE|NAME [--signers FILE] [--allow-downgrade] [--json]\n"
+	    "      every check, offline; prints what the bundle would do, changes nothing\n"
+	    "  bundle stage FILE|URL [--ca-file FILE] [--signers FILE] [--allow-downgrade]\n"
+	    "      verify, then keep it staged for 'trustfix apply NAME'; a URL is fetched\n"
+	    "      over HTTPS only (--ca-file pins the server's CA)\n"
+	    "  bundle list [--json]\n"
+	    "      the staged and installed bundles\n"
+	    "\n"
+	    "Exit status: 0 done, 3 nothing to do (installed or staged already), 2 usage or\n"
+	    "configuration error, 4 refused (verification failed), 5 network error." },
 	{ "help", cmd_help, "show help for trustfix or one of its commands", "help [COMMAND]" },
+	{ "hooks", cmd_hooks, "list the hooks of each phase, or try one phase's hooks",
+	    "hooks list [PHASE] [--json] | hooks test PHASE [--json]\n"
+	    "\n"
+	    "  PHASE                  pre-change, post-change, post-rollback or on-failure;\n"
+	    "                         hooks are the executables in /etc/trustfix/hooks/PHASE.d/\n"
+	    "                         (under --root) named [A-Za-z0-9_-]+, run in C-locale order\n"
+	    "  list                   the hooks that would run, and the files skipped and why\n"
+	    "  test                   run the phase's hooks with TRUSTFIX_DRY_RUN=1 and a\n"
+	    "                         synthetic change (the policy's remediation), each within\n"
+	    "                         hook_timeout seconds, and show their output\n"
+	    "\n"
+	    "Exit status: 0 every hook succeeded, 1 a hook failed, 2 usage error." },
 	{ "inspect", cmd_inspect, "inspect trust stores and the client certificate",
 	    "inspect [STORE...] [--client-cert PATH [--client-key PATH] [--client-chain PATH]]\n"
 	    "        [--password-file FILE] [--warn-days N] [--json | --format FORMAT] [-q] [-v]\n"
@@ -144,7 +192,7 @@ cli_common_option(struct cli *cli, const char *cmd, int c, const char *arg)
 const char *
 cli_color(const struct cli *cli, const char *what)
 {
-	if (!cli->color)
+	if (!cli->color || *what == '\0')
 		return "";
 	if (strcmp(what, "red") == 0)
 		return "\033[31m";
