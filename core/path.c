@@ -22,6 +22,84 @@ has_root(const struct tf_ctx *ctx)
 	return ctx->rootfd != -1 && strcmp(ctx->root, "/") != 0;
 }
 
+#define MAX_LINKS 40
+
+/*
+ * The same resolution as RESOLVE_IN_ROOT, in user space, for kernels (and
+ * tools such as valgrind) without openat2: every component is looked up
+ * under the root without following links, a link is replaced by its target
+ * (an absolute one restarts at the root), ".." never leaves the root. A
+ * link swapped in between the walk and the final open could still be
+ * followed; openat2 closes that race where it exists.
+ */
+int
+tf_open_walk(struct tf_ctx *ctx, const char *rel, int flags, mode_t mode)
+{
+	char *pending = tf_strdup(rel), *resolved = tf_strdup(""), *comp, *rest, *next;
+	bool follow_last = !(flags & O_NOFOLLOW);
+	int links = 0, fd = -1, saved;
+	struct stat st;
+
+	for (;;) {
+		rest = pending;
+		while (*rest == '/')
+			rest++;
+		if (*rest == '\0')
+			break;
+		comp = rest;
+		rest = strchr(comp, '/');
+		if (rest != NULL)
+			*rest++ = '\0';
+		else
+			rest = comp + strlen(comp);
+		if (strcmp(comp, ".") == 0) {
+			next = tf_strdup(rest);
+		} else if (strcmp(comp, "..") == 0) {
+			char *slash = strrchr(resolved, '/');
+
+			if (slash != NULL)
+				*slash = '\0';
+			else
+				resolved[0] = '\0';
+			next = tf_strdup(rest);
+		} else {
+			char *cand =
+			    *resolved ? tf_asprintf("%s/%s", resolved, comp) : tf_strdup(comp);
+			bool last = *rest == '\0' || strspn(rest, "/") == strlen(rest);
+
+			if (fstatat(ctx->rootfd, cand, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode) && (!last || follow_last)) {
+				char target[4096];
+				ssize_t n =
+				    readlinkat(ctx->rootfd, cand, target, sizeof(target) - 1);
+
+				free(cand);
+				if (n < 0 || ++links > MAX_LINKS) {
+					errno = n < 0 ? errno : ELOOP;
+					goto fail;
+				}
+				target[n] = '\0';
+				if (target[0] == '/')
+					resolved[0] = '\0';
+				next = tf_asprintf("%s/%s", target, rest);
+			} else {
+				free(resolved);
+				resolved = cand;
+				next = tf_strdup(rest);
+			}
+		}
+		free(pending);
+		pending = next;
+	}
+	fd = openat(ctx->rootfd, *resolved ? resolved : ".", flags | O_CLOEXEC, mode);
+fail:
+	saved = errno;
+	free(pending);
+	free(resolved);
+	errno = saved;
+	return fd;
+}
+
 int
 tf_open(struct tf_ctx *ctx, const char *path, int flags, mode_t mode)
 {
@@ -40,6 +118,8 @@ tf_open(struct tf_ctx *ctx, const char *path, int flags, mode_t mode)
 	how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	fd = syscall(SYS_openat2, ctx->rootfd, rel, &how, sizeof(how));
+	if (fd == -1 && errno == ENOSYS)
+		return tf_open_walk(ctx, rel, flags, mode);
 	return (int)fd;
 }
 

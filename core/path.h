@@ -18,6 +18,13 @@
  */
 int tf_open(struct tf_ctx *ctx, const char *path, int flags, mode_t mode);
 
+/*
+ * What tf_open() falls back to where openat2 does not exist (old kernels,
+ * valgrind): the same resolution inside the root, walked in user space.
+ * 'rel' is relative to the root. Exposed for its tests.
+ */
+int tf_open_walk(struct tf_ctx *ctx, const char *rel, int flags, mode_t mode);
+
 /* lstat(2) of 'path' under the root. Returns 0 or -1 with errno set. */
 int tf_lstat(struct tf_ctx *ctx, const char *path, struct stat *st);
 
