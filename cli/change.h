@@ -33,7 +33,7 @@ struct change_file {
 /* A change: files, and what it means in certificate terms. */
 struct change {
 	char *subject_line;
-	char *body;	    /* "+ name (sha...)" lines, store headers */
+	char *body; /* "+ name (sha...)" lines, store headers */
 	struct change_file *files;
 	size_t nfiles;
 	char **trailer_keys; /* machine-readable: Trustfix-Added: <store> <sha256> */
@@ -54,32 +54,32 @@ void change_add_trailer(struct change *ch, const char *key, const char *value);
  * Parse the shared options; returns 1 when 'c' was one, 0 when not, -1 on
  * a bad value (usage printed).
  */
-int change_option(struct cli *cli, const char *cmd, struct change_opts *o, int c,
-    const char *arg);
+int change_option(struct cli *cli, const char *cmd, struct change_opts *o, int c, const char *arg);
 
 /* The long options of change_option(), to append to a command's table. */
-#define CHANGE_LONG_OPTIONS                                            \
-	{ "dry-run", no_argument, NULL, 'n' },                           \
-	    { "reason", required_argument, NULL, 1001 },                 \
-	    { "ticket", required_argument, NULL, 1002 },                 \
-	    { "operator", required_argument, NULL, 1003 },               \
-	    { "wait", required_argument, NULL, 1004 }
+#define CHANGE_LONG_OPTIONS                                                                        \
+	{ "dry-run", no_argument, NULL, 'n' }, { "reason", required_argument, NULL, 1001 },        \
+	    { "ticket", required_argument, NULL, 1002 },                                           \
+	    { "operator", required_argument, NULL, 1003 },                                         \
+	{                                                                                          \
+		"wait", required_argument, NULL, 1004                                              \
+	}
 
 /* The help text of the options of CHANGE_LONG_OPTIONS. */
-#define CHANGE_USAGE                                                                     \
-	"  --dry-run, -n          print the plan, change nothing\n"                           \
-	"  --reason TEXT          why, for the audit log\n"                                  \
-	"  --ticket ID            the change ticket, for the audit log\n"                    \
-	"  --operator NAME        who (default: SUDO_USER, else the user)\n"                 \
-	"  --wait SECONDS         wait this long for another run to finish (default 0)\n"    \
+#define CHANGE_USAGE                                                                               \
+	"  --dry-run, -n          print the plan, change nothing\n"                                \
+	"  --reason TEXT          why, for the audit log\n"                                        \
+	"  --ticket ID            the change ticket, for the audit log\n"                          \
+	"  --operator NAME        who (default: SUDO_USER, else the user)\n"                       \
+	"  --wait SECONDS         wait this long for another run to finish (default 0)\n"          \
 	"  --json                 one JSON document\n"
 
 /* The absolute path of the managed system that 'path' names. The caller frees it. */
 char *change_abspath(struct cli *cli, const char *path);
 
 /* Append a file operation to the change (the data is copied). */
-void change_add_file(struct change *ch, enum ts_op_kind kind, const char *path,
-    const void *data, size_t len, mode_t mode);
+void change_add_file(struct change *ch, enum ts_op_kind kind, const char *path, const void *data,
+    size_t len, mode_t mode);
 
 /* Append the operations of a store plan, and its meaning to the body. */
 void change_add_plan(struct change *ch, const struct ts_plan *plan);

@@ -18,7 +18,7 @@ struct edit_req {
 	size_t nstores;
 	struct ts_edit edit;
 	const char *password;
-	const char *verb; /* "add" or "remove" */
+	const char *verb;          /* "add" or "remove" */
 	const char *subject_match; /* remove --subject TEXT */
 	bool all_matching;
 };
@@ -29,7 +29,7 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 {
 	struct edit_req *r = arg;
 	const char *first = NULL;
-	unsigned char (*seen)[32] = NULL;
+	unsigned char(*seen)[32] = NULL;
 	size_t i, j, k, count = 0;
 	int rc = 0;
 
@@ -43,8 +43,9 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 			change_add_plan(ch, p);
 			/* distinct certificates, not certificate and store pairs */
 			for (j = 0; j < p->nadded + p->nremoved; j++) {
-				const unsigned char *sha = j < p->nadded ? p->added[j].sha256
-									 : p->removed[j - p->nadded].sha256;
+				const unsigned char *sha = j < p->nadded
+				    ? p->added[j].sha256
+				    : p->removed[j - p->nadded].sha256;
 
 				for (k = 0; k < count; k++)
 					if (memcmp(seen[k], sha, 32) == 0)
@@ -66,7 +67,7 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 	}
 	if (rc == 0 && first != NULL) {
 		char *s = count > 1 ? tf_asprintf("%s %s and %zu more", r->verb, first, count - 1)
-				    : tf_asprintf("%s %s", r->verb, first);
+		                    : tf_asprintf("%s %s", r->verb, first);
 
 		free(ch->subject_line);
 		ch->subject_line = s;
@@ -239,8 +240,8 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 		hex[k] = '\0';
 		rm = tf_realloc(rm, (nrm + 1) * sizeof(*rm));
 		if (k != 64 || tf_unhex(rm[nrm], 32, hex) == -1) {
-			rc = cli_usage(cli, cmd, "'%s' is not a SHA-256 fingerprint (64 hex digits)",
-			    argv[i]);
+			rc = cli_usage(cli, cmd,
+			    "'%s' is not a SHA-256 fingerprint (64 hex digits)", argv[i]);
 			goto out;
 		}
 		nrm++;
@@ -250,8 +251,9 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 		if ((rc = resolve_subject(cli, &r, &ss)) != 0)
 			goto out;
 		if (ss.n == 0 && nrm == 0) {
-			char *why = tf_asprintf("no certificate in the stores has '%s' in its subject",
-			    r.subject_match);
+			char *why =
+			    tf_asprintf("no certificate in the stores has '%s' in its subject",
+			        r.subject_match);
 
 			change_print_nothing(cli, &o, why);
 			free(why);
@@ -279,7 +281,7 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 	else if (rc == TF_EXIT_NOTHING)
 		change_print_nothing(cli, &o,
 		    add ? "the certificates are in every store already"
-			: "no store holds these certificates");
+		        : "no store holds these certificates");
 	goto out;
 usage:
 	free(named);

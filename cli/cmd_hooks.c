@@ -116,18 +116,22 @@ test_phase(struct cli *cli, const char *phase)
 			json_object_set_new(h, "name", out_jstr(hooks_result_name(r, i)));
 			json_object_set_new(h, "ok", json_boolean(!hooks_result_is_failure(r, i)));
 			json_object_set_new(h, "result", out_jstr(hooks_result_describe(r, i)));
-			json_object_set_new(h, "exit_status", json_integer(hooks_result_exit_status(r, i)));
-			json_object_set_new(h, "duration_ms", json_integer(hooks_result_duration_ms(r, i)));
-			json_object_set_new(h, "stdout", json_stringn(o, len) ?: out_jstr("(not UTF-8)"));
+			json_object_set_new(h, "exit_status",
+			    json_integer(hooks_result_exit_status(r, i)));
+			json_object_set_new(h, "duration_ms",
+			    json_integer(hooks_result_duration_ms(r, i)));
+			json_object_set_new(h, "stdout",
+			    json_stringn(o, len) ?: out_jstr("(not UTF-8)"));
 			o = hooks_result_stderr(r, i, &len);
-			json_object_set_new(h, "stderr", json_stringn(o, len) ?: out_jstr("(not UTF-8)"));
+			json_object_set_new(h, "stderr",
+			    json_stringn(o, len) ?: out_jstr("(not UTF-8)"));
 			json_array_append_new(doc, h);
 		}
 		out_emit(stdout, json_pack("{s:s,s:o}", "phase", phase, "hooks", doc));
 		fputc('\n', stdout);
 	} else if (cli->ctx.verbosity >= 0) {
-		printf("%s: %zu hook%s, dry run (TRUSTFIX_DRY_RUN=1)\n", phase, hooks_result_count(r),
-		    hooks_result_count(r) == 1 ? "" : "s");
+		printf("%s: %zu hook%s, dry run (TRUSTFIX_DRY_RUN=1)\n", phase,
+		    hooks_result_count(r), hooks_result_count(r) == 1 ? "" : "s");
 		for (i = 0; i < hooks_result_count(r); i++) {
 			const char *o;
 
@@ -184,7 +188,8 @@ cmd_hooks(struct cli *cli, int argc, char **argv)
 			return cli_usage(cli, "hooks", "list takes at most one phase");
 		if (optind < argc && !hooks_phase_is_valid(argv[optind]))
 			return cli_usage(cli, "hooks",
-			    "unknown phase '%s' (pre-change, post-change, post-rollback, on-failure)",
+			    "unknown phase '%s' (pre-change, post-change, post-rollback, "
+			    "on-failure)",
 			    argv[optind]);
 		doc = json_array();
 		for (i = 0; i < sizeof(phases) / sizeof(phases[0]) && rc == 0; i++)
@@ -202,7 +207,8 @@ cmd_hooks(struct cli *cli, int argc, char **argv)
 			return cli_usage(cli, "hooks", "test takes one phase");
 		if (!hooks_phase_is_valid(argv[optind]))
 			return cli_usage(cli, "hooks",
-			    "unknown phase '%s' (pre-change, post-change, post-rollback, on-failure)",
+			    "unknown phase '%s' (pre-change, post-change, post-rollback, "
+			    "on-failure)",
 			    argv[optind]);
 		return test_phase(cli, argv[optind]);
 	}

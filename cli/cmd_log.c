@@ -26,8 +26,9 @@ entry_json(const struct audit_entry *e)
 	json_object_set_new(o, "operator", out_jstr(e->operator_name));
 	json_object_set_new(o, "command", out_jstr(e->command));
 	for (i = 0; i < e->ntrailers; i++)
-		json_array_append_new(tr, json_pack("{s:o,s:o}", "key", out_jstr(e->trailer_keys[i]),
-					      "value", out_jstr(e->trailer_values[i])));
+		json_array_append_new(tr,
+		    json_pack("{s:o,s:o}", "key", out_jstr(e->trailer_keys[i]), "value",
+		        out_jstr(e->trailer_values[i])));
 	json_object_set_new(o, "trailers", tr);
 	return o;
 }
@@ -79,7 +80,8 @@ cmd_log(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'n':
 			if (tf_parse_int(optarg, 1, 1000000000, &max) == -1)
-				return cli_usage(cli, "log", "bad -n '%s' (a positive number)", optarg);
+				return cli_usage(cli, "log", "bad -n '%s' (a positive number)",
+				    optarg);
 			break;
 		case 'h':
 			return cmd_help(cli, 2, (char *[]){ "help", "log", NULL });
@@ -128,11 +130,11 @@ add_delta(const struct audit_delta *d, void *arg)
 	json_t *files = arg;
 	const struct audit_blob *b = d->after != NULL ? d->after : d->before;
 
-	json_array_append_new(files, json_pack("{s:o,s:s,s:s}", "path", out_jstr(d->path), "action",
-					  delta_action(d), "mode",
-					  b->mode == AUDIT_MODE_LINK   ? "link"
-					      : b->mode == AUDIT_MODE_EXEC ? "executable"
-									   : "file"));
+	json_array_append_new(files,
+	    json_pack("{s:o,s:s,s:s}", "path", out_jstr(d->path), "action", delta_action(d), "mode",
+	        b->mode == AUDIT_MODE_LINK       ? "link"
+	            : b->mode == AUDIT_MODE_EXEC ? "executable"
+	                                         : "file"));
 	return 0;
 }
 
@@ -148,17 +150,17 @@ certs_json(json_t *doc)
 		const char *k = json_string_value(json_object_get(t, "key"));
 		const char *v = json_string_value(json_object_get(t, "value"));
 		const char *sp = v != NULL ? strrchr(v, ' ') : NULL;
-		json_t *arr = k == NULL		       ? NULL
+		json_t *arr = k == NULL                  ? NULL
 		    : strcmp(k, "Trustfix-Added") == 0   ? added
 		    : strcmp(k, "Trustfix-Removed") == 0 ? removed
-							 : NULL;
+		                                         : NULL;
 		char *store;
 
 		if (arr == NULL || sp == NULL)
 			continue;
 		store = tf_strndup(v, (size_t)(sp - v));
-		json_array_append_new(arr, json_pack("{s:o,s:s}", "store", out_jstr(store), "sha256",
-					       sp + 1));
+		json_array_append_new(arr,
+		    json_pack("{s:o,s:s}", "store", out_jstr(store), "sha256", sp + 1));
 		free(store);
 	}
 	json_object_set_new(doc, "added", added);
@@ -206,7 +208,8 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		rev = argv[optind];
 	if ((rc = audit_open(&a, &cli->ctx, AUDIT_OPEN_READONLY)) != 0 ||
-	    (rc = audit_resolve(id, a, rev)) != 0 || (rc = audit_log(a, id, 1, keep_entry, &st)) != 0 ||
+	    (rc = audit_resolve(id, a, rev)) != 0 ||
+	    (rc = audit_log(a, id, 1, keep_entry, &st)) != 0 ||
 	    (rc = audit_changed_files(a, id, add_delta, files)) != 0)
 		goto out;
 	json_object_set(st.json, "files", files);
@@ -241,8 +244,8 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	}
 	printf("\nfiles:\n");
 	json_array_foreach(files, i, f)
-		printf("  %-9s /%s\n", json_string_value(json_object_get(f, "action")),
-		    json_string_value(json_object_get(f, "path")));
+	    printf("  %-9s /%s\n", json_string_value(json_object_get(f, "action")),
+	        json_string_value(json_object_get(f, "path")));
 out:
 	json_decref(files);
 	json_decref(st.json);

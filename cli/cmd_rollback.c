@@ -13,13 +13,13 @@
 
 struct rollback_req {
 	const char *rev; /* NULL: the last change not rolled back yet */
-	bool to;	 /* --to: the whole state as of rev */
-	bool force;	 /* undo even when a later change touched the same files */
+	bool to;         /* --to: the whole state as of rev */
+	bool force;      /* undo even when a later change touched the same files */
 	char id[41];
-	char *subject;	 /* of the change undone */
-	char **paths;	 /* the paths it restores (relative to the root) */
+	char *subject; /* of the change undone */
+	char **paths;  /* the paths it restores (relative to the root) */
 	size_t npaths;
-	const char *nothing; /* why there is nothing to do, for the operator */
+	const char *nothing;        /* why there is nothing to do, for the operator */
 	struct change_scope *scope; /* gets the files restored, for their drift */
 };
 
@@ -71,7 +71,8 @@ describe(struct change *ch, const char *path, const void *now, size_t nowlen, co
 			change_add_body(ch, line);
 			free(line);
 			line = tf_asprintf("%s %s", path, hex);
-			change_add_trailer(ch, pass == 0 ? "Trustfix-Added" : "Trustfix-Removed", line);
+			change_add_trailer(ch, pass == 0 ? "Trustfix-Added" : "Trustfix-Removed",
+			    line);
 			free(line);
 		}
 	}
@@ -363,7 +364,8 @@ plan_rollback(struct cli *cli, struct audit *a, struct change *ch, void *arg)
 		rc = l.nchanged > 0 ? audit_log(a, head, 0, check_later, &l) : 0;
 		if (rc == 1) {
 			rc = tf_error(&cli->ctx, TF_EREFUSED,
-			    "change %.12s changed '/%s' after %.12s: rolling back %.12s would undo it "
+			    "change %.12s changed '/%s' after %.12s: rolling back %.12s would undo "
+			    "it "
 			    "too; roll back %.12s first, use --to, or give --force",
 			    l.by, l.path, r->id, r->id, l.by);
 			free(l.path);
@@ -371,7 +373,7 @@ plan_rollback(struct cli *cli, struct audit *a, struct change *ch, void *arg)
 		}
 		if (rc == 2)
 			rc = 0;
-later_out:
+	later_out:
 		for (i = 0; i < l.nchanged; i++)
 			free(l.changed[i]);
 		free(l.changed);
@@ -422,7 +424,8 @@ cmd_rollback(struct cli *cli, int argc, char **argv)
 		case 'h':
 			return cmd_help(cli, 2, (char *[]){ "help", "rollback", NULL });
 		case ':':
-			return cli_usage(cli, "rollback", "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage(cli, "rollback", "option '%s' needs a value",
+			    argv[optind - 1]);
 		case '?':
 			return cli_usage(cli, "rollback", "unknown option '%s'", argv[optind - 1]);
 		default:

@@ -139,8 +139,8 @@ global_key(struct parse_state *st, const char *name, const char *value)
 		return set_path(st, &cfg->policy, name, value);
 	if (strcmp(name, "hook_timeout") == 0) {
 		if (tf_parse_int(value, 1, 86400, &v) == -1)
-			return fail(st, "bad value '%s' for '%s' (expected seconds, 1 to 86400)", value,
-			    name);
+			return fail(st, "bad value '%s' for '%s' (expected seconds, 1 to 86400)",
+			    value, name);
 		cfg->hook_timeout = (int)v;
 		return 1;
 	}

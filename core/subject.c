@@ -14,7 +14,8 @@ tf_subject_short(const char *subject)
 
 	/* the last "CN=" that starts a component of the one-line form */
 	for (; (p = strstr(p, "CN=")) != NULL; p += 3)
-		if (p == subject || (p >= subject + 2 && p[-1] == ' ' && (p[-2] == ',' || p[-2] == '+')))
+		if (p == subject ||
+		    (p >= subject + 2 && p[-1] == ' ' && (p[-2] == ',' || p[-2] == '+')))
 			cn = p + 3;
 	if (cn == NULL || *cn == '\0')
 		return subject;

@@ -69,8 +69,7 @@ void ts_plan_free(struct ts_plan *plan);
  * certificate), in *out; what does not decode is left out. Free the list
  * with ts_cert_refs_free().
  */
-void truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out,
-    size_t *nout);
+void truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out, size_t *nout);
 void ts_cert_refs_free(struct ts_cert_ref *v, size_t n);
 
 #endif
