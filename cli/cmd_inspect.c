@@ -107,6 +107,20 @@ emit_cert(const struct tf_cert *c, void *prepared, void *arg)
 		out_prom_label(stdout, in->store);
 		printf(",sha256=\"%s\",subject=", hex);
 		out_prom_label(stdout, ci->subject);
+		/* where it is: a certificate listed twice is two series, not one twice */
+		fputs(",source=", stdout);
+		if (c->link != NULL) {
+			out_prom_label(stdout, c->link);
+		} else {
+			char line[32] = "";
+
+			if (c->line > 0)
+				snprintf(line, sizeof(line), ":%ld", c->line);
+			fputc('"', stdout);
+			out_prom_label_body(stdout, c->file);
+			fputs(line, stdout);
+			fputc('"', stdout);
+		}
 		printf("} %lld\n", (long long)ci->not_after);
 		break;
 	case OUT_TABLE:

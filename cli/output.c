@@ -136,6 +136,13 @@ void
 out_prom_label(FILE *fp, const char *s)
 {
 	fputc('"', fp);
+	out_prom_label_body(fp, s);
+	fputc('"', fp);
+}
+
+void
+out_prom_label_body(FILE *fp, const char *s)
+{
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
 			fprintf(fp, "\\%c", *s);
@@ -144,7 +151,6 @@ out_prom_label(FILE *fp, const char *s)
 		else
 			fputc(*s, fp);
 	}
-	fputc('"', fp);
 }
 
 long long

@@ -51,6 +51,9 @@ void out_buf_jstr(struct out_buf *b, const char *s);
 /* Write 's' as a Prometheus label value (quotes added). */
 void out_prom_label(FILE *fp, const char *s);
 
+/* The same, without the quotes: to build a value of several parts. */
+void out_prom_label_body(FILE *fp, const char *s);
+
 /* Whole days from 'now' to 't', rounded towards minus infinity. */
 long long out_days_left(time_t t, time_t now);
 

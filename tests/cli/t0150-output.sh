@@ -50,7 +50,7 @@ tf --root "$R" inspect --format prometheus /etc/ssl/bundle.pem
 is "$rc" 1 "--format prometheus: exit 1 with findings"
 grep -v '^#' "$T/out" | grep -Ev '^[a-z_]+(\{([a-z0-9_]+="([^"\\]|\\.)*",?)*\})? -?[0-9]+$' >"$T/bad"
 is "$(cat "$T/bad")" "" "every line is a comment or a valid sample"
-is "$(grep -c '^trustfix_certificate_not_after_seconds{store="/etc/ssl/bundle.pem",sha256="[0-9a-f]\{64\}",subject=".*"} [0-9]*$' "$T/out")" \
+is "$(grep -c '^trustfix_certificate_not_after_seconds{store="/etc/ssl/bundle.pem",sha256="[0-9a-f]\{64\}",subject=".*",source="/etc/ssl/bundle.pem:[0-9]*"} [0-9]*$' "$T/out")" \
     4 "one trustfix_certificate_not_after_seconds sample per certificate"
 is "$(grep "sha256=\"$(pem_sha256 "$QUOVADIS")\"" "$T/out" | awk '{ print $NF }')" \
     "$(date -d "$(openssl x509 -in "$QUOVADIS" -noout -enddate | cut -d= -f2)" +%s)" \
@@ -101,5 +101,12 @@ rc=0
 timeout 20 "$TRUSTFIX" --root "$R" --json inspect /etc/ssl/bundle.pem >/dev/full 2>"$T/err" || rc=$?
 is "$rc" 2 "stdout on a full disk: exit 2"
 like "$T/err" "standard output" "the error says writing the output failed"
+
+# a certificate listed twice is two series, told apart by where it is
+cat "$DATA/QuoVadis_Root_CA_2.pem" "$DATA/QuoVadis_Root_CA_2.pem" >"$T/dup.pem"
+tf inspect --format prometheus "$T/dup.pem"
+is "$(grep '^trustfix_certificate_not_after_seconds{' "$T/out" | sort -u | wc -l)" 2 \
+    "a duplicate certificate gives two distinct series (Prometheus refuses the same series twice)"
+like "$T/out" 'source="[^"]*dup\.pem:34"' "the second one is told apart by its line"
 
 done_testing
