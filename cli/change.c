@@ -50,7 +50,8 @@ change_option(struct cli *cli, const char *cmd, struct change_opts *o, int c, co
 		return 1;
 	case 1004:
 		if (tf_parse_int(arg, 0, 86400, &v) == -1)
-			return cli_usage(cli, cmd, "bad --wait '%s' (seconds, 0 to 86400)", arg), -1;
+			return cli_usage(cli, cmd, "bad --wait '%s' (seconds, 0 to 86400)", arg),
+			       -1;
 		o->wait_seconds = (int)v;
 		return 1;
 	}
@@ -282,7 +283,9 @@ collect_state(struct cli *cli, char *const *scope, size_t nscope, struct change 
 			}
 			closedir(d);
 			for (k = 0; k < n; k++) {
-				if (rc == 0 && (rc = change_read_state(cli, names[k], &f, &exists)) == 0 && exists) {
+				if (rc == 0 &&
+				    (rc = change_read_state(cli, names[k], &f, &exists)) == 0 &&
+				    exists) {
 					change_add_file(st, f.kind, f.path, f.data, f.len, f.mode);
 				}
 				free(f.path);
@@ -408,7 +411,8 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 		goto out;
 	if ((rc = audit_head(head, &empty, a)) != 0)
 		goto out;
-	if (!empty && (rc = audit_tree_walk(a, head, AUDIT_WALK_NODATA, collect_recorded, &rec)) != 0)
+	if (!empty &&
+	    (rc = audit_tree_walk(a, head, AUDIT_WALK_NODATA, collect_recorded, &rec)) != 0)
 		goto out;
 	for (i = 0; i < now.nfiles; i++) {
 		const struct change_file *f = &now.files[i];
@@ -450,7 +454,7 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 	} else {
 		drift.subject_line = tf_asprintf("external change detected in %s", list);
 		drift.body = tf_asprintf("%zu file%s changed outside trustfix since the last "
-					 "recorded change\n",
+		                         "recorded change\n",
 		    drift.nfiles, drift.nfiles == 1 ? "" : "s");
 		change_add_trailer(&drift, "Trustfix-Drift", "yes");
 	}
@@ -462,8 +466,8 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 		rc = record(cli, a, &dopts, &drift, id);
 	}
 	if (rc == 0 && rec.n > 0 && cli->ctx.verbosity >= 0)
-		fprintf(stderr, "trustfix: external change detected in %s: recorded as %.12s\n", list,
-		    id);
+		fprintf(stderr, "trustfix: external change detected in %s: recorded as %.12s\n",
+		    list, id);
 out:
 	free(list);
 	recorded_release(&rec);
@@ -486,7 +490,8 @@ payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
 	json_object_set_new(doc, "operator", out_jstr(operator_name(o)));
 	json_object_set_new(doc, "command", out_jstr(o->command));
 	for (i = 0; i < ch->ntrailers; i++)
-		json_array_append_new(tr, json_pack("[ss]", ch->trailer_keys[i], ch->trailer_values[i]));
+		json_array_append_new(tr,
+		    json_pack("[ss]", ch->trailer_keys[i], ch->trailer_values[i]));
 	json_object_set_new(doc, "trailers", tr);
 	s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
@@ -529,8 +534,8 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 		doc = json_loadb(pl, len, 0, &jerr);
 	ch.subject_line = tf_asprintf("%s (completed after an interruption)",
 	    doc != NULL && json_string_value(json_object_get(doc, "subject"))
-		? json_string_value(json_object_get(doc, "subject"))
-		: "change");
+	        ? json_string_value(json_object_get(doc, "subject"))
+	        : "change");
 	if (doc != NULL && json_string_value(json_object_get(doc, "body")) != NULL)
 		ch.body = tf_strdup(json_string_value(json_object_get(doc, "body")));
 	o.reason = doc != NULL ? json_string_value(json_object_get(doc, "reason")) : NULL;
@@ -544,7 +549,8 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 		struct token_check tc = { json_string_value(json_array_get(pair, 1)), false };
 
 		if (tc.token == NULL ||
-		    strcmp(json_string_value(json_array_get(pair, 0)) ?: "", "Trustfix-Change") != 0)
+		    strcmp(json_string_value(json_array_get(pair, 0)) ?: "", "Trustfix-Change") !=
+		        0)
 			continue;
 		if ((rc = audit_log(a, NULL, 1, find_token, &tc)) != 0)
 			goto out;
@@ -739,8 +745,7 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 	if ((rc = plan(cli, a, ch, arg)) != 0 || (rc = check_no_key(cli, o, ch)) != 0)
 		goto out;
 	if ((rc = head_id(a, before)) != 0 ||
-	    (rc = sync_scope(cli, a, o, scope->v, scope->n)) != 0 ||
-	    (rc = head_id(a, after)) != 0)
+	    (rc = sync_scope(cli, a, o, scope->v, scope->n)) != 0 || (rc = head_id(a, after)) != 0)
 		goto out;
 	if (strcmp(before, after) != 0) {
 		/* drift was recorded: plan again against the log as it is now */
@@ -763,8 +768,9 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 		goto out;
 	if ((rc = record(cli, a, o, ch, id_out)) != 0) {
 		/* the files are changed; the journal stays so that the next run records it */
-		fprintf(stderr, "trustfix: the change is made but could not be recorded; the next "
-				"run of trustfix records it\n");
+		fprintf(stderr,
+		    "trustfix: the change is made but could not be recorded; the next "
+		    "run of trustfix records it\n");
 		goto out;
 	}
 	rc = txn_end(t);
@@ -811,8 +817,8 @@ change_stores(struct cli *cli, const char *cmd, char **named, size_t nnamed, cha
 	*nout = 0;
 	if (n == 0)
 		return cli_usage(cli, cmd,
-			   "no store: name one with --store, or add a [store NAME] section to the "
-			   "configuration"),
+		           "no store: name one with --store, or add a [store NAME] section to the "
+		           "configuration"),
 		       TF_EUSAGE;
 	v = tf_calloc(n, sizeof(*v));
 	for (i = 0; i < n; i++) {
@@ -820,7 +826,8 @@ change_stores(struct cli *cli, const char *cmd, char **named, size_t nnamed, cha
 
 		if (strstr(p, "..") != NULL) {
 			change_free_list(v, i);
-			return tf_error(&cli->ctx, TF_EUSAGE, "store path '%s' must not contain '..'", p);
+			return tf_error(&cli->ctx, TF_EUSAGE,
+			    "store path '%s' must not contain '..'", p);
 		}
 		v[i] = change_abspath(cli, p);
 	}
@@ -850,8 +857,7 @@ count_blocks(const char *buf, size_t len)
 }
 
 int
-change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_t **len,
-    size_t *n)
+change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_t **len, size_t *n)
 {
 	unsigned char *d = NULL;
 	const unsigned char *p;
@@ -867,7 +873,8 @@ change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_
 	if (memmem(buf, blen, "-----BEGIN", 10) == NULL) {
 		/* one DER certificate */
 		p = (const unsigned char *)buf;
-		if ((x = d2i_X509(NULL, &p, (long)blen)) == NULL || p != (unsigned char *)buf + blen) {
+		if ((x = d2i_X509(NULL, &p, (long)blen)) == NULL ||
+		    p != (unsigned char *)buf + blen) {
 			X509_free(x);
 			rc = tf_error(&cli->ctx, TF_EINVALID,
 			    "'%s' holds no certificate (PEM or DER expected)", file);
@@ -885,7 +892,8 @@ change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_
 	bio = BIO_new_mem_buf(buf, (int)blen);
 	while (PEM_read_bio(bio, &pname, &header, &d, &dlen) == 1) {
 		bool cert = strcmp(pname, "CERTIFICATE") == 0 ||
-		    strcmp(pname, "TRUSTED CERTIFICATE") == 0 || strcmp(pname, "X509 CERTIFICATE") == 0;
+		    strcmp(pname, "TRUSTED CERTIFICATE") == 0 ||
+		    strcmp(pname, "X509 CERTIFICATE") == 0;
 
 		p = d;
 		if (cert && (x = d2i_X509(NULL, &p, dlen)) != NULL) {
@@ -944,21 +952,21 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 		json_object_set_new(doc, "change", *id ? json_string(id) : json_null());
 		json_object_set_new(doc, "subject", out_jstr(ch->subject_line));
 		for (i = 0; i < ch->nfiles; i++)
-			json_array_append_new(files, json_pack("{s:o,s:s}", "path",
-							  out_jstr(ch->files[i].path), "action",
-							  op_name(ch->files[i].kind)));
+			json_array_append_new(files,
+			    json_pack("{s:o,s:s}", "path", out_jstr(ch->files[i].path), "action",
+			        op_name(ch->files[i].kind)));
 		for (i = 0; i < ch->ntrailers; i++) {
 			const char *v = ch->trailer_values[i], *sp = strrchr(v, ' ');
 			json_t *arr = strcmp(ch->trailer_keys[i], "Trustfix-Added") == 0 ? added
-			    : strcmp(ch->trailer_keys[i], "Trustfix-Removed") == 0	  ? removed
-												  : NULL;
+			    : strcmp(ch->trailer_keys[i], "Trustfix-Removed") == 0       ? removed
+			                                                                 : NULL;
 			char *store;
 
 			if (arr == NULL || sp == NULL)
 				continue;
 			store = tf_strndup(v, (size_t)(sp - v));
-			json_array_append_new(arr, json_pack("{s:o,s:s}", "store", out_jstr(store),
-						       "sha256", sp + 1));
+			json_array_append_new(arr,
+			    json_pack("{s:o,s:s}", "store", out_jstr(store), "sha256", sp + 1));
 			free(store);
 		}
 		json_object_set_new(doc, "files", files);
@@ -980,7 +988,10 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 			if (nl == NULL)
 				nl = p + strlen(p);
 			printf("  %s%.*s%s\n",
-			    cli_color(cli, *p == '+' ? "green" : *p == '-' ? "red" : ""),
+			    cli_color(cli,
+			        *p == '+'       ? "green"
+			            : *p == '-' ? "red"
+			                        : ""),
 			    (int)(nl - p), p, cli_color(cli, "reset"));
 			if (*nl == '\0')
 				break;

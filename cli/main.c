@@ -20,8 +20,7 @@ static const struct command commands[] = {
 	    "  CERT                   a PEM file (any number of certificates) or a DER file\n"
 	    "  --store S              the store to change (repeatable); default: every\n"
 	    "                         [store NAME] of the configuration\n"
-	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE
-	    "\n"
+	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE "\n"
 	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do,\n"
 	    "2 usage error, 4 refused, 8 locked." },
 	{ "apply", cmd_apply, "apply a signed root bundle to the stores, as one audited change",
@@ -102,8 +101,7 @@ static const struct command commands[] = {
 	    "                         than one is an error unless --all-matching\n"
 	    "  --store S              the store to change (repeatable); default: every\n"
 	    "                         [store NAME] of the configuration\n"
-	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE
-	    "\n"
+	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE "\n"
 	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do,\n"
 	    "2 usage error, 4 refused, 8 locked." },
 	{ "rollback", cmd_rollback, "undo a recorded change, as a new audited change",
@@ -112,8 +110,8 @@ static const struct command commands[] = {
 	    "  CHANGE                 the change to undo: a commit id prefix, HEAD or\n"
 	    "                         HEAD~N; default: the last change not rolled back yet\n"
 	    "  --to CHANGE            restore every managed file as it was after CHANGE\n"
-	    "  --force                undo even when a later change touched the same files\n" CHANGE_USAGE
-	    "\n"
+	    "  --force                undo even when a later change touched the same "
+	    "files\n" CHANGE_USAGE "\n"
 	    "Exit status: 0 rolled back, 3 nothing to do, 2 usage error, 4 refused\n"
 	    "because a later change touched the same files, 8 locked." },
 	{ "show", cmd_show, "show one recorded change",
@@ -255,7 +253,7 @@ static char *
 quote_command(int argc, char **argv)
 {
 	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "0123456789_./:=@%+,-";
+	                            "0123456789_./:=@%+,-";
 	char *s = tf_strdup("trustfix"), *w, *t;
 	int i;
 
