@@ -127,7 +127,8 @@ p12_rewrite(struct truststore *ts, struct ts_plan *p, const struct ts_edit *e, s
 				PKCS12_SAFEBAG_free(bag);
 				sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 				rc = tf_error(ctx, TF_EREFUSED,
-				    "PKCS#12 store '%s' holds a private key: trustfix changes trust "
+				    "PKCS#12 store '%s' holds a private key: trustfix changes "
+				    "trust "
 				    "stores only and never records a key; move the key out first",
 				    ts->host);
 				goto out;
