@@ -51,6 +51,26 @@ int audit_objects_flush(struct audit *a);
 void audit_objects_discard(struct audit *a);
 size_t audit_objects_pending(const struct audit *a);
 
+/* One path of a tree edit. */
+struct audit_tree_edit {
+	const char *path; /* relative to the root, valid (see audit_record()) */
+	bool is_remove;
+	unsigned mode; /* GIT_FILEMODE_* of what is written */
+	git_oid id;
+};
+
+/*
+ * Write the tree 'base' (NULL: empty) with 'edits' applied (sorted by path,
+ * no path twice, none both written and written below): a write replaces
+ * whatever is at its path, a folder included; a removal of what is not
+ * there does nothing; a folder left empty goes, as git keeps none; a path
+ * removed and written below in one change starts a new folder. Only the
+ * trees on the edited paths are read and written (to the change's objects).
+ * Returns 0, or TF_EIO with the message set.
+ */
+int audit_tree_edit(git_oid *out, struct audit *a, const git_oid *base,
+    const struct audit_tree_edit *edits, size_t n);
+
 /* A growable NUL-terminated string; tf_malloc() aborts when memory is out. */
 struct audit_buf {
 	char *p;

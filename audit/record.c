@@ -23,13 +23,9 @@ _Static_assert((int)AUDIT_MODE_LINK == (int)GIT_FILEMODE_LINK, "modes are git's"
 static const char *const reserved_trailers[] = { AUDIT_TRAILER_REASON, AUDIT_TRAILER_TICKET,
 	AUDIT_TRAILER_OPERATOR, AUDIT_TRAILER_COMMAND };
 
-/* What a path is in the previous tree. */
-enum kind { K_NONE, K_BLOB, K_TREE, K_OTHER };
-
 struct item {
 	const struct audit_file *f;
-	git_oid id;      /* the blob written for it */
-	bool is_dropped; /* nothing to do: not recorded, or under a folder removed too */
+	bool is_dropped; /* nothing to do: under a folder removed too, or become a file */
 };
 
 /* ---- checks ---- */
@@ -403,190 +399,36 @@ build_message(struct audit *a, const struct audit_change *ch, const char *operat
 /* ---- the tree ---- */
 
 /*
- * What 'path' is in 'base' (K_NONE when absent), and the length of the
- * first prefix of it that is a file rather than a folder (0 if none).
- */
-static int
-probe(struct audit *a, git_tree *base, const char *path, enum kind *kind, size_t *file_prefix)
-{
-	git_tree *owned = NULL, *next, *cur = base;
-	const git_tree_entry *e;
-	const char *p = path, *slash;
-	char *name = tf_malloc(strlen(path) + 1);
-	git_object_t type;
-	int gerr, rc = 0;
-
-	*kind = K_NONE;
-	*file_prefix = 0;
-	while (cur != NULL) {
-		slash = strchr(p, '/');
-		memcpy(name, p, slash != NULL ? (size_t)(slash - p) : strlen(p));
-		name[slash != NULL ? (size_t)(slash - p) : strlen(p)] = '\0';
-		if ((e = git_tree_entry_byname(cur, name)) == NULL)
-			break;
-		type = git_tree_entry_type(e);
-		if (slash == NULL) {
-			*kind = type == GIT_OBJECT_TREE ? K_TREE
-			    : type == GIT_OBJECT_BLOB   ? K_BLOB
-			                                : K_OTHER;
-			break;
-		}
-		if (type != GIT_OBJECT_TREE) {
-			*file_prefix = (size_t)(slash - path);
-			break;
-		}
-		if ((gerr = git_tree_lookup(&next, a->repo, git_tree_entry_id(e))) < 0) {
-			rc = audit_git_error(a, gerr, TF_EIO, "cannot read the tree of '%s'", path);
-			break;
-		}
-		git_tree_free(owned);
-		cur = owned = next;
-		p = slash + 1;
-	}
-	git_tree_free(owned);
-	free(name);
-	return rc;
-}
-
-static int
-cmp_str(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* Is a folder above 'path' in the sorted set 'v'? */
-static bool
-has_parent_in(char **v, size_t n, const char *path)
-{
-	char *prefix = tf_strdup(path), *key;
-	bool found = false;
-	size_t k;
-
-	for (k = 0; prefix[k] != '\0' && !found; k++) {
-		if (prefix[k] != '/')
-			continue;
-		prefix[k] = '\0';
-		key = prefix;
-		found = bsearch(&key, v, n, sizeof(*v), cmp_str) != NULL;
-		prefix[k] = '/';
-	}
-	free(prefix);
-	return found;
-}
-
-static int
-tree_update(struct audit *a, git_oid *out, git_tree *base, git_tree_update *ups, size_t n)
-{
-	int gerr;
-
-	if ((gerr = git_tree_create_updated(out, a->repo, base, n, ups)) < 0)
-		return audit_git_error(a, gerr, TF_EIO,
-		    "cannot write the tree of the change in '%s'", a->path);
-	return 0;
-}
-
-/*
- * The tree of the change: 'base' with only the paths of 'items' rebuilt.
- * When a file takes the place of a folder (or the reverse), what is in the
- * way is removed first, in a tree of its own, because
- * git_tree_create_updated() refuses to change the kind of an entry.
+ * The tree of the change: 'base' with only the paths of 'items' rebuilt
+ * (audit/tree.c splices the raw trees on those paths). A file that takes
+ * the place of a folder (or the reverse) replaces all of it.
  */
 static int
 build_tree(struct audit *a, git_oid *out, git_tree *base, struct item *items, size_t n)
 {
-	git_tree_update *ups = tf_calloc(2 * n + 1, sizeof(*ups));
-	char **gone = tf_calloc(2 * n + 1, sizeof(*gone));
-	bool *is_owned = tf_calloc(2 * n + 1, sizeof(*is_owned));
-	bool is_structural = false;
-	git_tree *mid = NULL;
-	size_t i, k, ngone = 0, nups = 0, fprefix;
+	struct audit_tree_edit *edits = tf_calloc(n ? n : 1, sizeof(*edits));
 	const struct audit_file *f;
-	enum kind kind;
-	git_oid mid_id;
+	size_t i, k = 0;
 	int gerr, rc = 0;
 
-	/* what is in the way, and removals of what is not there */
+	/* the blobs: all checked already, so nothing refused is ever written */
 	for (i = 0; i < n && rc == 0; i++) {
 		f = items[i].f;
 		if (items[i].is_dropped)
 			continue;
-		if ((rc = probe(a, base, f->path, &kind, &fprefix)) != 0)
-			break;
-		if (f->remove) {
-			if (kind == K_NONE)
-				items[i].is_dropped = true;
-			else
-				gone[ngone++] = (char *)f->path;
-			is_structural = is_structural || kind == K_TREE;
-			continue;
-		}
-		if (fprefix > 0) {
-			is_owned[ngone] = true;
-			gone[ngone++] = tf_strndup(f->path, fprefix);
-			is_structural = true;
-		}
-		if (kind == K_TREE || kind == K_OTHER) {
-			gone[ngone++] = (char *)f->path;
-			is_structural = true;
-		}
-	}
-	/* the blobs: all checked already, so nothing refused is ever written */
-	for (i = 0; i < n && rc == 0; i++) {
-		f = items[i].f;
-		if (f->remove || items[i].is_dropped)
-			continue;
-		if ((gerr = git_blob_create_from_buffer(&items[i].id, a->repo,
+		edits[k].path = f->path;
+		edits[k].is_remove = f->remove;
+		edits[k].mode = f->mode;
+		if (!f->remove &&
+		    (gerr = git_blob_create_from_buffer(&edits[k].id, a->repo,
 		         f->data != NULL ? f->data : "", f->len)) < 0)
 			rc = audit_git_error(a, gerr, TF_EIO, "cannot write '%s' to the audit log",
 			    f->path);
+		k++;
 	}
-	if (rc != 0)
-		goto out;
-	if (is_structural) {
-		qsort(gone, ngone, sizeof(*gone), cmp_str);
-		for (i = 0; i < ngone; i++) {
-			if ((i > 0 && strcmp(gone[i - 1], gone[i]) == 0) ||
-			    has_parent_in(gone, ngone, gone[i]))
-				continue;
-			ups[nups].action = GIT_TREE_UPDATE_REMOVE;
-			ups[nups++].path = gone[i];
-		}
-		if ((rc = tree_update(a, &mid_id, base, ups, nups)) != 0)
-			goto out;
-		if ((gerr = git_tree_lookup(&mid, a->repo, &mid_id)) < 0) {
-			rc = audit_git_error(a, gerr, TF_EIO,
-			    "cannot read back the tree of the "
-			    "change");
-			goto out;
-		}
-		base = mid;
-		nups = 0;
-	}
-	for (i = 0; i < n; i++) {
-		f = items[i].f;
-		if (items[i].is_dropped || (is_structural && f->remove))
-			continue;
-		ups[nups].action = f->remove ? GIT_TREE_UPDATE_REMOVE : GIT_TREE_UPDATE_UPSERT;
-		ups[nups].path = f->path;
-		if (!f->remove) {
-			git_oid_cpy(&ups[nups].id, &items[i].id);
-			ups[nups].filemode = (git_filemode_t)f->mode;
-		}
-		nups++;
-	}
-	if (nups == 0 && base != NULL)
-		git_oid_cpy(out, git_tree_id(base));
-	else
-		rc = tree_update(a, out, base, ups, nups);
-out:
-	git_tree_free(mid);
-	for (k = 0; k < ngone; k++) {
-		if (is_owned[k])
-			free(gone[k]);
-	}
-	free(is_owned);
-	free(gone);
-	free(ups);
+	if (rc == 0)
+		rc = audit_tree_edit(out, a, base != NULL ? git_tree_id(base) : NULL, edits, k);
+	free(edits);
 	return rc;
 }
 

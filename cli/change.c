@@ -26,7 +26,9 @@
 #include "../core/subject.h"
 #include "../txn/txn.h"
 #include "change.h"
+#include "drift.h"
 #include "output.h"
+#include "statcache.h"
 
 #define STATE_FILE_MAX (256 * 1024 * 1024)
 
@@ -245,123 +247,10 @@ audit_mode(const struct change_file *f)
 	return (f->mode & 0111) ? AUDIT_MODE_EXEC : AUDIT_MODE_FILE;
 }
 
-/* The files of the stores in scope, as they are now. */
-static int
-collect_state(struct cli *cli, char *const *scope, size_t nscope, struct change *st)
-{
-	struct tf_ctx *ctx = &cli->ctx;
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; i < nscope && rc == 0; i++) {
-		struct change_file f;
-		struct stat sb;
-		bool exists;
-		DIR *d;
-		int fd;
-
-		if (tf_lstat(ctx, scope[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-			struct dirent *de;
-			char **names = NULL;
-			size_t n = 0, k;
-
-			if ((fd = tf_open(ctx, scope[i], O_RDONLY | O_DIRECTORY, 0)) == -1 ||
-			    (d = fdopendir(fd)) == NULL) {
-				char *host = tf_hostpath(ctx, scope[i]);
-
-				if (fd != -1)
-					close(fd);
-				rc = tf_error_sys(ctx, TF_EIO, "cannot list '%s'", host);
-				free(host);
-				break;
-			}
-			while ((de = readdir(d)) != NULL) {
-				if (de->d_name[0] == '.')
-					continue;
-				names = tf_realloc(names, (n + 1) * sizeof(*names));
-				names[n++] = tf_path_join(scope[i], de->d_name);
-			}
-			closedir(d);
-			for (k = 0; k < n; k++) {
-				if (rc == 0 &&
-				    (rc = change_read_state(cli, names[k], &f, &exists)) == 0 &&
-				    exists) {
-					change_add_file(st, f.kind, f.path, f.data, f.len, f.mode);
-				}
-				free(f.path);
-				free(f.data);
-				free(names[k]);
-			}
-			free(names);
-			continue;
-		}
-		if ((rc = change_read_state(cli, scope[i], &f, &exists)) == 0 && exists)
-			change_add_file(st, f.kind, f.path, f.data, f.len, f.mode);
-		free(f.path);
-		free(f.data);
-	}
-	return rc;
-}
-
-static bool
-in_scope(const char *relpath, char *const *scope, size_t nscope)
-{
-	size_t i, n;
-
-	for (i = 0; i < nscope; i++) {
-		const char *s = scope[i];
-
-		while (*s == '/')
-			s++;
-		n = strlen(s);
-		if (strncmp(relpath, s, n) == 0 && (relpath[n] == '\0' || relpath[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
-struct recorded {
-	char **paths;
-	char (*ids)[41];
-	unsigned *modes;
-	size_t n;
-	char *const *scope;
-	size_t nscope;
-};
-
-static int
-collect_recorded(const struct audit_blob *b, void *arg)
-{
-	struct recorded *r = arg;
-
-	if (!in_scope(b->path, r->scope, r->nscope))
-		return 0;
-	r->paths = tf_realloc(r->paths, (r->n + 1) * sizeof(*r->paths));
-	r->ids = tf_realloc(r->ids, (r->n + 1) * sizeof(*r->ids));
-	r->modes = tf_realloc(r->modes, (r->n + 1) * sizeof(*r->modes));
-	r->paths[r->n] = tf_strdup(b->path);
-	memcpy(r->ids[r->n], b->id, 41);
-	r->modes[r->n] = b->mode;
-	r->n++;
-	return 0;
-}
-
-static void
-recorded_release(struct recorded *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		free(r->paths[i]);
-	free(r->paths);
-	free(r->ids);
-	free(r->modes);
-}
-
 /* Record one change in the log; files are converted to the log's form. */
 static int
-record(struct cli *cli, struct audit *a, const struct change_opts *o, const struct change *ch,
-    char id_out[41])
+record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
+    const struct change *ch, char id_out[41])
 {
 	struct audit_file *af = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*af));
 	struct audit_change ac = { 0 };
@@ -392,62 +281,107 @@ record(struct cli *cli, struct audit *a, const struct change_opts *o, const stru
 	return rc;
 }
 
+/* The files of a change, as the stat cache takes them (ids into 'ids'). */
+static struct sc_change *
+cache_changes(struct audit *a, const struct change *ch, char (*ids)[41])
+{
+	struct sc_change *v = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*v));
+	size_t i;
+
+	for (i = 0; i < ch->nfiles; i++) {
+		const struct change_file *f = &ch->files[i];
+
+		v[i].path = f->path;
+		v[i].mode = audit_mode(f);
+		if (f->kind != TS_OP_REMOVE && audit_blob_id(ids[i], a, f->data, f->len) == 0)
+			v[i].id = ids[i];
+		else if (f->kind != TS_OP_REMOVE)
+			v[i].id = ""; /* unknown: the cache forgets the file */
+	}
+	return v;
+}
+
+/*
+ * Record a change trustfix made (or completed after a crash), and tell the
+ * stat cache, so that the next scan does not take it for drift nor read
+ * the store's directory again for it. A file written over an existing one
+ * keeps that one's mode (txn_write()): the mode recorded is the one the
+ * file has, or the log would differ from the store until the next run
+ * took it for drift.
+ */
+static int
+record(struct cli *cli, struct audit *a, const struct change_opts *o, const struct change *ch,
+    char id_out[41])
+{
+	struct change done = *ch;
+	char before[41], (*ids)[41];
+	struct sc_change *files;
+	struct stat st;
+	bool empty;
+	size_t i;
+	int rc;
+
+	done.files = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*done.files));
+	for (i = 0; i < ch->nfiles; i++) {
+		done.files[i] = ch->files[i];
+		if (ch->files[i].kind == TS_OP_WRITE &&
+		    tf_lstat(&cli->ctx, ch->files[i].path, &st) == 0 && S_ISREG(st.st_mode))
+			done.files[i].mode = st.st_mode & 07777;
+	}
+	if ((rc = audit_head(before, &empty, a)) != 0 ||
+	    (rc = record_commit(cli, a, o, &done, id_out)) != 0)
+		goto out;
+	if (id_out == NULL)
+		goto out;
+	ids = tf_calloc(done.nfiles ? done.nfiles : 1, sizeof(*ids));
+	files = cache_changes(a, &done, ids);
+	tf_error_clear(&cli->ctx);
+	if (cli->statcache != NULL)
+		statcache_record(cli->statcache, &cli->ctx, files, done.nfiles, id_out);
+	else if (!empty)
+		statcache_note_commit(&cli->ctx, before, id_out, files, done.nfiles);
+	free(files);
+	free(ids);
+out:
+	free(done.files);
+	return rc;
+}
+
 /*
  * Bring the log up to date with the files in scope: a first record of
  * stores never recorded, and a record of what changed behind its back.
+ * The stat cache (cli/statcache.h) makes this cost a stat per file
+ * (cli/drift.c); what this run's scan saw stays in cli->statcache for the
+ * record of the change that follows.
  */
 static int
 sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *const *scope,
     size_t nscope)
 {
-	struct change now = { 0 }, drift = { 0 };
-	struct recorded rec = { .scope = scope, .nscope = nscope };
-	char head[41], id[41], bid[41], *list = NULL;
+	struct statcache *sc = statcache_load(&cli->ctx);
+	struct change drift = { 0 };
+	struct sc_change *files = NULL;
+	char head[41], id[41], *list = NULL, (*ids)[41] = NULL;
 	bool empty;
-	size_t i, k;
+	size_t i, nrecorded = 0;
 	int rc;
 
-	if ((rc = collect_state(cli, scope, nscope, &now)) != 0)
+	if ((rc = audit_head(head, &empty, a)) != 0 ||
+	    (rc = change_drift(cli, a, sc, scope, nscope, empty ? NULL : head, &drift,
+	         &nrecorded)) != 0)
 		goto out;
-	if ((rc = audit_head(head, &empty, a)) != 0)
-		goto out;
-	if (!empty &&
-	    (rc = audit_tree_walk(a, head, AUDIT_WALK_NODATA, collect_recorded, &rec)) != 0)
-		goto out;
-	for (i = 0; i < now.nfiles; i++) {
-		const struct change_file *f = &now.files[i];
-		const char *rel = f->path + strspn(f->path, "/");
-
-		for (k = 0; k < rec.n; k++)
-			if (strcmp(rec.paths[k], rel) == 0)
-				break;
-		if (k < rec.n) {
-			if ((rc = audit_blob_id(bid, a, f->data, f->len)) != 0)
-				goto out;
-			rec.modes[k] |= 0x80000000u; /* seen */
-			if (strcmp(bid, rec.ids[k]) == 0 &&
-			    (rec.modes[k] & ~0x80000000u) == audit_mode(f))
-				continue;
-		}
-		change_add_file(&drift, f->kind, f->path, f->data, f->len, f->mode);
+	if (drift.nfiles == 0) {
+		if (!empty)
+			statcache_apply(sc, NULL, 0, head);
+		goto keep;
 	}
-	for (k = 0; k < rec.n; k++) {
-		if (!(rec.modes[k] & 0x80000000u)) {
-			char *abs = tf_asprintf("/%s", rec.paths[k]);
-
-			change_add_file(&drift, TS_OP_REMOVE, abs, NULL, 0, 0);
-			free(abs);
-		}
-	}
-	if (drift.nfiles == 0)
-		goto out;
 	for (i = 0; i < nscope; i++) {
 		char *l = tf_asprintf("%s%s%s", list ? list : "", list ? ", " : "", scope[i]);
 
 		free(list);
 		list = l;
 	}
-	if (rec.n == 0) {
+	if (nrecorded == 0) {
 		drift.subject_line = tf_asprintf("record the state of %s", list);
 		drift.body = tf_strdup("the files as they were before trustfix changed them\n");
 		change_add_trailer(&drift, "Trustfix-Baseline", "yes");
@@ -463,15 +397,28 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 
 		dopts.reason = NULL;
 		dopts.ticket = NULL;
-		rc = record(cli, a, &dopts, &drift, id);
+		rc = record_commit(cli, a, &dopts, &drift, id);
 	}
-	if (rc == 0 && rec.n > 0 && cli->ctx.verbosity >= 0)
+	if (rc != 0)
+		goto out; /* the cache is dropped: it holds the drift as if recorded */
+	ids = tf_calloc(drift.nfiles, sizeof(*ids));
+	files = cache_changes(a, &drift, ids);
+	tf_error_clear(&cli->ctx);
+	statcache_apply(sc, files, drift.nfiles, id);
+	if (nrecorded > 0 && cli->ctx.verbosity >= 0)
 		fprintf(stderr, "trustfix: external change detected in %s: recorded as %.12s\n",
 		    list, id);
+keep:
+	/* written now only when the log moved: a run with nothing to do writes nothing */
+	statcache_save(sc, &cli->ctx, false);
+	statcache_free(cli->statcache);
+	cli->statcache = sc;
+	sc = NULL;
 out:
 	free(list);
-	recorded_release(&rec);
-	change_release(&now);
+	free(files);
+	free(ids);
+	statcache_free(sc);
 	change_release(&drift);
 	return rc;
 }

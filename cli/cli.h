@@ -20,7 +20,8 @@ struct cli {
 	enum output_format format;
 	bool color; /* stdout is a terminal and NO_COLOR is unset */
 	const char *prog;
-	char *cmdline; /* the command line as typed, quoted, for the audit log */
+	char *cmdline;               /* the command line as typed, quoted, for the audit log */
+	struct statcache *statcache; /* what this run's drift scan saw (cli/statcache.h) */
 };
 
 struct command {

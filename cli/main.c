@@ -11,6 +11,7 @@
 
 #include "change.h"
 #include "cli.h"
+#include "statcache.h"
 
 /* Sorted by name. */
 static const struct command commands[] = {
@@ -306,6 +307,7 @@ finish(struct cli *cli, int rc)
 	tf_config_free(cli->ctx.cfg);
 	tf_ctx_release(&cli->ctx);
 	free(cli->cmdline);
+	statcache_free(cli->statcache);
 	return rc;
 }
 

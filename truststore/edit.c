@@ -20,6 +20,7 @@
 #include "p12edit.h"
 
 #define FILE_MAX (256 * 1024 * 1024)
+#define GAP_PROBE 4 /* numbers tried past the end of a hash chain */
 
 struct addcert {
 	const unsigned char *der;
@@ -325,6 +326,16 @@ cmp_dentry(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* The target of the link 'name' in the directory 'dfd', or NULL. */
+static char *
+read_link_at(int dfd, const char *name)
+{
+	char buf[4096];
+	ssize_t n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
+
+	return n < 0 ? NULL : tf_strndup(buf, (size_t)n);
+}
+
 /* The certificates of one file: PEM blocks, or one DER certificate. */
 static void
 file_certs(struct tf_ctx *ctx, const char *path, struct dentry *d)
@@ -352,26 +363,39 @@ file_certs(struct tf_ctx *ctx, const char *path, struct dentry *d)
 	free(text);
 }
 
+/*
+ * Every entry of the directory, sorted by name, with link targets, and the
+ * certificates of those that count: in a hashed directory only what a hash
+ * link leads to is in the store, so only the hash entries are read.
+ */
 static int
-read_dir(struct truststore *ts, struct dentry **out, size_t *nout)
+read_dir(struct truststore *ts, bool hashed, struct dentry **out, size_t *nout)
 {
 	struct dentry *v = NULL;
 	struct dirent *de;
 	struct stat st;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	DIR *dir;
-	int fd;
+	int fd, dfd = -1;
 
 	if ((fd = tf_open(ts->ctx, ts->path, O_RDONLY | O_DIRECTORY, 0)) == -1 ||
-	    (dir = fdopendir(fd)) == NULL) {
+	    (dfd = dup(fd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		int saved = errno;
+
 		if (fd != -1)
 			close(fd);
+		if (dfd != -1)
+			close(dfd);
+		errno = saved;
 		return tf_error_sys(ts->ctx, TF_EIO, "cannot list store '%s'", ts->host);
 	}
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		v = tf_realloc(v, (n + 1) * sizeof(*v));
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = tf_realloc(v, cap * sizeof(*v));
+		}
 		memset(&v[n], 0, sizeof(v[n]));
 		v[n].name = tf_strdup(de->d_name);
 		v[n].is_hash = dir_is_hash_name(de->d_name, &v[n].hash, &v[n].index, &v[n].is_crl);
@@ -383,15 +407,84 @@ read_dir(struct truststore *ts, struct dentry **out, size_t *nout)
 	for (i = 0; i < n; i++) {
 		char *path = tf_path_join(ts->path, v[i].name);
 
-		if (tf_lstat(ts->ctx, path, &st) == 0 && S_ISLNK(st.st_mode))
-			v[i].target = tf_readlink(ts->ctx, path);
-		if (!v[i].is_crl)
+		if (fstatat(dfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+			v[i].target = read_link_at(dfd, v[i].name);
+		if (!v[i].is_crl && (v[i].is_hash || !hashed))
 			file_certs(ts->ctx, path, &v[i]);
 		free(path);
 	}
+	close(dfd);
 	*out = v;
 	*nout = n;
 	return 0;
+}
+
+/*
+ * The links of the subject hashes of the certificates to add, from .0 up
+ * to the first missing number, found by name: what an addition to a hashed
+ * directory needs, at a cost that does not grow with the store. A few
+ * numbers past the first missing one are tried too: when one exists, the
+ * chain has a gap, and *is_whole is set false so that the caller reads the
+ * whole directory and renumbers the chain.
+ */
+static int
+read_chains(struct truststore *ts, int dfd, const struct addcert *adds, size_t nadd,
+    struct dentry **out, size_t *nout, bool *is_whole)
+{
+	struct dentry *v = NULL;
+	unsigned long *done = NULL;
+	struct stat st;
+	char name[32];
+	size_t n = 0, ndone = 0, i, k;
+	long idx;
+	int rc = 0;
+
+	*is_whole = true;
+	for (i = 0; i < nadd && rc == 0 && *is_whole; i++) {
+		unsigned long h = adds[i].info.subject_hash;
+
+		if (adds[i].present)
+			continue;
+		for (k = 0; k < ndone && done[k] != h; k++)
+			;
+		if (k < ndone)
+			continue;
+		done = tf_realloc(done, (ndone + 1) * sizeof(*done));
+		done[ndone++] = h;
+		for (idx = 0;; idx++) {
+			char *path;
+
+			snprintf(name, sizeof(name), "%08lx.%ld", h, idx);
+			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+				if (errno != ENOENT)
+					rc = tf_error_sys(ts->ctx, TF_EIO, "cannot read '%s/%s'",
+					    ts->host, name);
+				break;
+			}
+			v = tf_realloc(v, (n + 1) * sizeof(*v));
+			memset(&v[n], 0, sizeof(v[n]));
+			v[n].name = tf_strdup(name);
+			v[n].is_hash = true;
+			v[n].hash = h;
+			v[n].index = idx;
+			if (S_ISLNK(st.st_mode))
+				v[n].target = read_link_at(dfd, name);
+			path = tf_path_join(ts->path, name);
+			file_certs(ts->ctx, path, &v[n]);
+			free(path);
+			n++;
+		}
+		for (k = 1; rc == 0 && k <= GAP_PROBE && *is_whole; k++) {
+			snprintf(name, sizeof(name), "%08lx.%ld", h, idx + (long)k);
+			*is_whole = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1;
+		}
+	}
+	free(done);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_dentry);
+	*out = v;
+	*nout = n;
+	return rc;
 }
 
 static void
@@ -417,13 +510,33 @@ dentry_find(struct dentry *v, size_t n, const char *name)
 	return bsearch(&key, v, n, sizeof(*v), cmp_dentry);
 }
 
+/*
+ * Whether 'name' is taken: by a file of the plan, or in the directory (the
+ * listing 'v', or a look at 'dfd' when the listing is only partial).
+ */
+static bool
+name_taken(struct dentry *v, size_t n, int dfd, char **taken, size_t ntaken, const char *name)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < ntaken; i++)
+		if (strcmp(taken[i], name) == 0)
+			return true;
+	if (dfd != -1)
+		return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+	return dentry_find(v, n, name) != NULL;
+}
+
 /* A file name for a new certificate: its CN (or fingerprint), made safe. */
 static char *
-new_file_name(struct dentry *v, size_t n, const struct addcert *a, char **taken, size_t ntaken)
+new_file_name(struct dentry *v, size_t n, int dfd, const struct addcert *a, char **taken,
+    size_t ntaken)
 {
 	const char *cn = strstr(a->info.subject, "CN=");
-	char base[80], hex[65], *name;
-	size_t k = 0, i;
+	char base[80], hex[65], *name = NULL;
+	size_t k = 0;
+	int i;
 
 	tf_hex(hex, a->info.sha256, 32);
 	if (cn != NULL) {
@@ -439,16 +552,14 @@ new_file_name(struct dentry *v, size_t n, const struct addcert *a, char **taken,
 	base[k] = '\0';
 	if (k == 0 || base[0] == '.')
 		snprintf(base, sizeof(base), "%.16s", hex);
-	name = tf_asprintf("%s.pem", base);
-	for (i = 0; i < ntaken && name != NULL; i++) {
-		if (strcmp(taken[i], name) == 0) {
-			free(name);
-			name = NULL;
-		}
-	}
-	if (name == NULL || dentry_find(v, n, name) != NULL) {
+	/* the name, then with more and more of the fingerprint: the first free one */
+	for (i = 0; i < 4; i++) {
 		free(name);
-		name = tf_asprintf("%s_%.8s.pem", base, hex);
+		name = i == 0 ? tf_asprintf("%s.pem", base)
+		    : i < 3   ? tf_asprintf("%s_%.*s.pem", base, 8 << (i - 1), hex)
+		              : tf_asprintf("%s.pem", hex);
+		if (!name_taken(v, n, dfd, taken, ntaken, name))
+			break;
 	}
 	return name;
 }
@@ -565,10 +676,25 @@ plan_dir(struct ts_plan *p, struct truststore *ts, const struct ts_edit *e, stru
 	unsigned long *hashes = NULL;
 	char **names = NULL;
 	size_t n = 0, nslots = 0, nhashes = 0, nnames = 0, i, j;
-	int rc;
+	bool use_chains = false;
+	int rc, dfd = -1;
 
-	if ((rc = read_dir(ts, &v, &n)) != 0)
-		return rc;
+	if (hashed && e->nremove == 0 && nadd > 0) {
+		/* only additions: the chains of their hashes are all that matters */
+		if ((dfd = tf_open(ts->ctx, ts->path, O_RDONLY | O_DIRECTORY, 0)) == -1)
+			return tf_error_sys(ts->ctx, TF_EIO, "cannot list store '%s'", ts->host);
+		if ((rc = read_chains(ts, dfd, adds, nadd, &v, &n, &use_chains)) != 0)
+			goto out;
+		if (!use_chains) {
+			dentries_free(v, n);
+			v = NULL;
+			n = 0;
+			close(dfd);
+			dfd = -1;
+		}
+	}
+	if (!use_chains && (rc = read_dir(ts, hashed, &v, &n)) != 0)
+		goto out;
 	/* what is there already, and what goes */
 	for (i = 0; i < n; i++) {
 		struct dentry *d = &v[i];
@@ -639,7 +765,7 @@ plan_dir(struct ts_plan *p, struct truststore *ts, const struct ts_edit *e, stru
 
 		if (a->present)
 			continue;
-		name = new_file_name(v, n, a, names, nnames);
+		name = new_file_name(v, n, dfd, a, names, nnames);
 		path = tf_path_join(ts->path, name);
 		pem = pem_text(a->der, a->info.der_len, false, &plen);
 		add_op(p, TS_OP_WRITE, path, pem, plen, 0644);
@@ -688,6 +814,8 @@ out:
 	free(slots);
 	free(hashes);
 	dentries_free(v, n);
+	if (dfd != -1)
+		close(dfd);
 	return rc;
 }
 
