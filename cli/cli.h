@@ -71,6 +71,16 @@ int cli_common_option(struct cli *cli, const char *cmd, int c, const char *arg);
 /* Colour escape for 'what' ("red", "green", "yellow", "bold", "reset"), or "". */
 const char *cli_color(const struct cli *cli, const char *what);
 
+/*
+ * The password in the first line of 'file' (an input file, read as given),
+ * without its line end, in *out; the whole file's bytes are wiped once
+ * read. Free it with cli_free_password(). Returns 0 or TF_E*.
+ */
+int cli_read_password(struct cli *cli, const char *file, char **out);
+
+/* Wipe and free a password; NULL is a no-op. */
+void cli_free_password(char *password);
+
 /* Load the configuration file named by --config (or the default). */
 int cli_load_config(struct cli *cli);
 

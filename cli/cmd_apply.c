@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "../bundles/bundle.h"
 #include "../core/certinfo.h"
 #include "../core/path.h"
@@ -150,7 +148,7 @@ cmd_apply(struct cli *cli, int argc, char **argv)
 	struct change_scope scope = { 0 };
 	char **named = NULL, *password = NULL, *why, id[41] = "";
 	const char *password_file = NULL;
-	size_t nnamed = 0, i, plen;
+	size_t nnamed = 0, i;
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, ":nqvh", opts, NULL)) != -1) {
@@ -201,9 +199,8 @@ cmd_apply(struct cli *cli, int argc, char **argv)
 	if ((rc = change_stores(cli, "apply", named, nnamed, &r.stores, &r.nstores)) != 0)
 		goto out;
 	if (password_file != NULL) {
-		if ((rc = tf_read_input(&cli->ctx, password_file, 4096, &password, &plen)) != 0)
+		if ((rc = cli_read_password(cli, password_file, &password)) != 0)
 			goto out;
-		password[strcspn(password, "\r\n")] = '\0';
 		r.password = password;
 	}
 	for (i = 0; i < r.nstores; i++)
@@ -232,9 +229,6 @@ out:
 	change_free_list(scope.v, scope.n);
 	free(named);
 	bundle_free(r.b);
-	if (password != NULL) {
-		OPENSSL_cleanse(password, strlen(password));
-		free(password);
-	}
+	cli_free_password(password);
 	return rc;
 }

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "../core/path.h"
 #include "../core/subject.h"
 #include "../truststore/edit.h"
@@ -73,17 +71,6 @@ plan_edit(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 		ch->subject_line = s;
 	}
 	free(seen);
-	return rc;
-}
-
-static int
-read_password(struct cli *cli, const char *file, char **out)
-{
-	size_t len;
-	int rc;
-
-	if ((rc = tf_read_input(&cli->ctx, file, 4096, out, &len)) == 0)
-		(*out)[strcspn(*out, "\r\n")] = '\0';
 	return rc;
 }
 
@@ -223,7 +210,7 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 	}
 	if ((rc = change_stores(cli, cmd, named, nnamed, &r.stores, &r.nstores)) != 0)
 		goto out;
-	if (password_file != NULL && (rc = read_password(cli, password_file, &password)) != 0)
+	if (password_file != NULL && (rc = cli_read_password(cli, password_file, &password)) != 0)
 		goto out;
 	r.password = password;
 	for (i = (size_t)optind; add && i < (size_t)argc; i++)
@@ -299,10 +286,7 @@ out:
 	free(len);
 	free(rm);
 	free(named);
-	if (password != NULL) {
-		OPENSSL_cleanse(password, strlen(password));
-		free(password);
-	}
+	cli_free_password(password);
 	return rc;
 }
 

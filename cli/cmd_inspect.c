@@ -7,16 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "../bundles/bundle.h"
 #include "../core/path.h"
 #include "../renew/renew.h"
 #include "../truststore/truststore.h"
 #include "cli.h"
 #include "output.h"
-
-#define PASSWORD_MAX 4096
 
 struct inspect {
 	struct cli *cli;
@@ -266,30 +262,6 @@ print_prom_summary(const struct tf_findings *fs)
 	    fs->n == 0);
 }
 
-/* The first line of the password file, without its line end. */
-static int
-read_password(struct cli *cli, const char *file, char **out)
-{
-	size_t len;
-	char *buf;
-	int rc;
-
-	if ((rc = tf_read_input(&cli->ctx, file, PASSWORD_MAX, &buf, &len)) != 0)
-		return rc;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static void
-free_password(char *p)
-{
-	if (p != NULL) {
-		OPENSSL_cleanse(p, strlen(p));
-		free(p);
-	}
-}
-
 int
 cmd_inspect(struct cli *cli, int argc, char **argv)
 {
@@ -377,7 +349,7 @@ cmd_inspect(struct cli *cli, int argc, char **argv)
 
 	if ((rc = bundle_policy_load(&policy, ctx, cfg->policy)) != 0)
 		goto out;
-	if (password_file != NULL && (rc = read_password(cli, password_file, &password)) != 0)
+	if (password_file != NULL && (rc = cli_read_password(cli, password_file, &password)) != 0)
 		goto out;
 	/* open everything first: an unreadable argument is an error before any output */
 	stores = tf_calloc(npaths ? npaths : 1, sizeof(*stores));
@@ -477,6 +449,6 @@ out:
 	tf_findings_release(&findings);
 	free(text.p);
 	tf_policy_free(policy);
-	free_password(password);
+	cli_free_password(password);
 	return rc;
 }

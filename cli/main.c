@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "../core/path.h"
 #include "change.h"
 #include "cli.h"
 #include "statcache.h"
@@ -202,6 +205,31 @@ cli_color(const struct cli *cli, const char *what)
 	if (strcmp(what, "bold") == 0)
 		return "\033[1m";
 	return "\033[0m";
+}
+
+int
+cli_read_password(struct cli *cli, const char *file, char **out)
+{
+	size_t len;
+	char *buf;
+	int rc;
+
+	*out = NULL;
+	if ((rc = tf_read_input(&cli->ctx, file, 4096, &buf, &len)) != 0)
+		return rc;
+	*out = tf_strndup(buf, strcspn(buf, "\r\n"));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return 0;
+}
+
+void
+cli_free_password(char *password)
+{
+	if (password != NULL) {
+		OPENSSL_cleanse(password, strlen(password));
+		free(password);
+	}
 }
 
 int
