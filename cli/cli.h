@@ -63,6 +63,17 @@ int cli_usage(struct cli *cli, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
+ * The long options every command takes, handled by cli_common_option(); to
+ * put in a command's option table (which includes <getopt.h>).
+ */
+#define CLI_COMMON_OPTIONS                                                                         \
+	{ "json", no_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },                   \
+	    { "verbose", no_argument, NULL, 'v' },                                                 \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
+
+/*
  * Handle the options every command takes (--json, --format, -q, -v).
  * Returns 1 if 'c' was one of them, 0 if not, -1 on a bad value.
  */

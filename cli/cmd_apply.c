@@ -133,10 +133,7 @@ cmd_apply(struct cli *cli, int argc, char **argv)
 		{ "signers", required_argument, NULL, 'S' },
 		{ "allow-downgrade", no_argument, NULL, 'D' },
 		{ "password-file", required_argument, NULL, 'P' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		CHANGE_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

@@ -141,10 +141,7 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 		{ "subject", required_argument, NULL, 'S' },
 		{ "all-matching", no_argument, NULL, 'A' },
 		{ "password-file", required_argument, NULL, 'P' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		CHANGE_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

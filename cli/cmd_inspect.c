@@ -272,10 +272,7 @@ cmd_inspect(struct cli *cli, int argc, char **argv)
 		{ "password-file", required_argument, NULL, 'P' },
 		{ "warn-days", required_argument, NULL, 'w' },
 		{ "format", required_argument, NULL, 'F' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_ctx *ctx = &cli->ctx;
