@@ -188,6 +188,13 @@ int audit_read_file(void **data, size_t *len, unsigned *mode, bool *exists, stru
  */
 int audit_tree_walk(struct audit *a, const char *rev, unsigned flags, audit_blob_fn fn, void *arg);
 
+/*
+ * Whether 'data' holds a private key: a PEM "PRIVATE KEY" block of any kind
+ * (PKCS#8, RSA, EC, ENCRYPTED, OPENSSH) or a whole DER private key. Such
+ * content is never recorded (audit_record() refuses it).
+ */
+bool audit_has_private_key(const void *data, size_t len);
+
 /* The git blob id 'data' would have, into id_out. Returns 0 or TF_ERROR. */
 int audit_blob_id(char id_out[41], struct audit *a, const void *data, size_t len);
 

@@ -95,8 +95,8 @@ is_der_private_key(const unsigned char *der, size_t len)
  * Content that must never enter the repository: a PEM "PRIVATE KEY" block
  * of any kind (PKCS#8, RSA, EC, ENCRYPTED, OPENSSH) or a DER private key.
  */
-static bool
-has_private_key(const void *data, size_t len)
+bool
+audit_has_private_key(const void *data, size_t len)
 {
 	static const char marker[] = "PRIVATE KEY";
 
@@ -228,7 +228,7 @@ check_files(struct audit *a, struct item *items, size_t n)
 		if (f->mode == AUDIT_MODE_LINK && (f->len == 0 || memchr(f->data, 0, f->len)))
 			return tf_error(a->ctx, TF_EINVALID,
 			    "cannot record '%s': not a valid link target", f->path);
-		if (f->len > 0 && has_private_key(f->data, f->len))
+		if (f->len > 0 && audit_has_private_key(f->data, f->len))
 			return tf_error(a->ctx, TF_EREFUSED,
 			    "refusing to record '%s' in the audit log: it holds a private key",
 			    f->path);

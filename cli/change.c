@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "../audit/audit.h"
+#include "../audit/vault.h"
 #include "../core/path.h"
 #include "../core/subject.h"
 #include "../txn/txn.h"
@@ -99,12 +100,20 @@ change_add_file(struct change *ch, enum ts_op_kind kind, const char *path, const
 	f->kind = kind;
 	f->len = len;
 	f->mode = mode;
+	f->secret = false;
 	f->data = NULL;
 	if (data != NULL) {
 		f->data = tf_malloc(len + 1);
 		memcpy(f->data, data, len);
 		f->data[len] = '\0';
 	}
+}
+
+void
+change_add_secret(struct change *ch, const char *path, const void *data, size_t len)
+{
+	change_add_file(ch, TS_OP_WRITE, path, data, len, 0600);
+	ch->files[ch->nfiles - 1].secret = true;
 }
 
 void
@@ -171,6 +180,8 @@ change_release(struct change *ch)
 
 	for (i = 0; i < ch->nfiles; i++) {
 		free(ch->files[i].path);
+		if (ch->files[i].secret && ch->files[i].data != NULL)
+			OPENSSL_cleanse(ch->files[i].data, ch->files[i].len);
 		free(ch->files[i].data);
 	}
 	for (i = 0; i < ch->ntrailers; i++) {
@@ -253,11 +264,11 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
     const struct change *ch, char id_out[41])
 {
 	struct audit_file *af = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*af));
+	char **refs = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*refs));
 	struct audit_change ac = { 0 };
-	size_t i;
-	int rc;
+	size_t i, rlen;
+	int rc = 0;
 
-	(void)cli;
 	for (i = 0; i < ch->nfiles; i++) {
 		const struct change_file *f = &ch->files[i];
 
@@ -266,6 +277,14 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
 		af[i].len = f->len;
 		af[i].mode = audit_mode(f);
 		af[i].remove = f->kind == TS_OP_REMOVE;
+		/* a private key: the log gets a reference, the vault the key */
+		if (f->kind == TS_OP_WRITE &&
+		    vault_form(&refs[i], &rlen, &cli->ctx, f->path, f->data, f->len) == 1) {
+			if ((rc = vault_keep(&cli->ctx, f->data, f->len)) != 0)
+				goto out;
+			af[i].data = refs[i];
+			af[i].len = rlen;
+		}
 	}
 	ac.subject_line = ch->subject_line;
 	ac.body = ch->body;
@@ -277,13 +296,17 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
 	ac.trailer_values = (const char *const *)ch->trailer_values;
 	ac.ntrailers = ch->ntrailers;
 	rc = audit_record(id_out, a, af, ch->nfiles, &ac);
+out:
+	for (i = 0; i < ch->nfiles; i++)
+		free(refs[i]);
+	free(refs);
 	free(af);
 	return rc;
 }
 
 /* The files of a change, as the stat cache takes them (ids into 'ids'). */
 static struct sc_change *
-cache_changes(struct audit *a, const struct change *ch, char (*ids)[41])
+cache_changes(struct cli *cli, struct audit *a, const struct change *ch, char (*ids)[41])
 {
 	struct sc_change *v = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*v));
 	size_t i;
@@ -293,7 +316,8 @@ cache_changes(struct audit *a, const struct change *ch, char (*ids)[41])
 
 		v[i].path = f->path;
 		v[i].mode = audit_mode(f);
-		if (f->kind != TS_OP_REMOVE && audit_blob_id(ids[i], a, f->data, f->len) == 0)
+		if (f->kind != TS_OP_REMOVE &&
+		    vault_blob_id(ids[i], a, &cli->ctx, f->path, f->data, f->len) == 0)
 			v[i].id = ids[i];
 		else if (f->kind != TS_OP_REMOVE)
 			v[i].id = ""; /* unknown: the cache forgets the file */
@@ -334,7 +358,7 @@ record(struct cli *cli, struct audit *a, const struct change_opts *o, const stru
 	if (id_out == NULL)
 		goto out;
 	ids = tf_calloc(done.nfiles ? done.nfiles : 1, sizeof(*ids));
-	files = cache_changes(a, &done, ids);
+	files = cache_changes(cli, a, &done, ids);
 	tf_error_clear(&cli->ctx);
 	if (cli->statcache != NULL)
 		statcache_record(cli->statcache, &cli->ctx, files, done.nfiles, id_out);
@@ -402,7 +426,7 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 	if (rc != 0)
 		goto out; /* the cache is dropped: it holds the drift as if recorded */
 	ids = tf_calloc(drift.nfiles, sizeof(*ids));
-	files = cache_changes(a, &drift, ids);
+	files = cache_changes(cli, a, &drift, ids);
 	tf_error_clear(&cli->ctx);
 	statcache_apply(sc, files, drift.nfiles, id);
 	if (nrecorded > 0 && cli->ctx.verbosity >= 0)
@@ -426,7 +450,7 @@ out:
 static char *
 payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
 {
-	json_t *doc = json_object(), *tr = json_array();
+	json_t *doc = json_object(), *tr = json_array(), *keys = NULL;
 	char *s;
 	size_t i;
 
@@ -440,6 +464,15 @@ payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
 		json_array_append_new(tr,
 		    json_pack("[ss]", ch->trailer_keys[i], ch->trailer_values[i]));
 	json_object_set_new(doc, "trailers", tr);
+	for (i = 0; i < ch->nfiles; i++) {
+		if (!ch->files[i].secret)
+			continue;
+		if (keys == NULL)
+			keys = json_array();
+		json_array_append_new(keys, out_jstr(ch->files[i].path));
+	}
+	if (keys != NULL)
+		json_object_set_new(doc, "keys", keys);
 	s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	*len = s != NULL ? strlen(s) : 0;
@@ -490,6 +523,11 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 	o.operator_name = doc != NULL ? json_string_value(json_object_get(doc, "operator")) : NULL;
 	o.command = doc != NULL ? json_string_value(json_object_get(doc, "command")) : NULL;
 	tr = doc != NULL ? json_object_get(doc, "trailers") : NULL;
+	json_array_foreach(doc != NULL ? json_object_get(doc, "keys") : NULL, i, pair)
+	{
+		if (json_string_value(pair) != NULL)
+			vault_add_key_path(&cli->ctx, json_string_value(pair));
+	}
 	/* the crash came after the change was recorded: only the journal is left */
 	json_array_foreach(tr, i, pair)
 	{
@@ -588,7 +626,10 @@ stage(struct txn *t, const struct change *ch)
 
 		switch (f->kind) {
 		case TS_OP_WRITE:
-			rc = txn_write(t, f->path, f->data, f->len, f->mode);
+			if (f->secret)
+				rc = txn_write_key(t, f->path, f->data, f->len);
+			else
+				rc = txn_write(t, f->path, f->data, f->len, f->mode);
 			break;
 		case TS_OP_SYMLINK:
 			rc = txn_symlink(t, f->path, (const char *)f->data);
@@ -601,12 +642,19 @@ stage(struct txn *t, const struct change *ch)
 	return rc;
 }
 
-/* Refuse, before anything is written, content the log would refuse. */
+/*
+ * Refuse, before anything is written, content the log would refuse; the
+ * key files of the change are known as such from here on (audit/vault.h).
+ */
 static int
 check_no_key(struct cli *cli, const struct change_opts *o, const struct change *ch)
 {
 	const char *opts[] = { o->reason, o->ticket, o->operator_name };
 	size_t i;
+
+	for (i = 0; i < ch->nfiles; i++)
+		if (ch->files[i].secret)
+			vault_add_key_path(&cli->ctx, ch->files[i].path);
 
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (opts[i] != NULL && strstr(opts[i], "PRIVATE KEY") != NULL)
@@ -616,7 +664,8 @@ check_no_key(struct cli *cli, const struct change_opts *o, const struct change *
 	for (i = 0; i < ch->nfiles; i++) {
 		const struct change_file *f = &ch->files[i];
 
-		if (f->kind == TS_OP_WRITE && memmem(f->data, f->len, "PRIVATE KEY", 11) != NULL) {
+		if (f->kind == TS_OP_WRITE && !f->secret &&
+		    memmem(f->data, f->len, "PRIVATE KEY", 11) != NULL) {
 			char *host = tf_hostpath(&cli->ctx, f->path);
 			int rc = tf_error(&cli->ctx, TF_EREFUSED,
 			    "'%s' would hold a private key block: private keys are never kept in a "

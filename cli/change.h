@@ -28,6 +28,12 @@ struct change_file {
 	unsigned char *data; /* content or link target */
 	size_t len;
 	mode_t mode;
+	/*
+	 * A private key file (the client key): allowed to hold a key, written
+	 * 0600, and recorded in the audit log as a reference to the key vault
+	 * (txn/vault.h), never as bytes.
+	 */
+	bool secret;
 };
 
 /* A change: files, and what it means in certificate terms. */
@@ -80,6 +86,12 @@ char *change_abspath(struct cli *cli, const char *path);
 /* Append a file operation to the change (the data is copied). */
 void change_add_file(struct change *ch, enum ts_op_kind kind, const char *path, const void *data,
     size_t len, mode_t mode);
+
+/*
+ * Append a private key file to write (mode 0600, secret): the audit log
+ * records its SPKI SHA-256 and the key itself goes to the key vault.
+ */
+void change_add_secret(struct change *ch, const char *path, const void *data, size_t len);
 
 /* Append the operations of a store plan, and its meaning to the body. */
 void change_add_plan(struct change *ch, const struct ts_plan *plan);

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "../audit/audit.h"
+#include "../audit/vault.h"
 #include "../core/subject.h"
 #include "change.h"
 
@@ -41,6 +44,28 @@ has_ref(const struct ts_cert_ref *v, size_t n, const unsigned char *sha256)
 }
 
 /* Describe in certificate terms what restoring 'path' does to it. */
+/* The meaning of restoring a key file: which key, by its SPKI SHA-256. */
+static void
+describe_key(struct change *ch, const char *path, const void *data, size_t len)
+{
+	char *ref, spki[65] = "unknown", *line;
+	size_t rlen;
+
+	if (vault_ref(&ref, &rlen, data, len) == 1) {
+		vault_is_ref(ref, rlen, spki);
+		free(ref);
+	}
+	line = tf_asprintf("%s:", path);
+	change_add_body(ch, line);
+	free(line);
+	line = tf_asprintf("~ private key restored from the key vault (SPKI SHA-256 %.16s)", spki);
+	change_add_body(ch, line);
+	free(line);
+	line = tf_asprintf("%s %s", path, spki);
+	change_add_trailer(ch, "Trustfix-Key", line);
+	free(line);
+}
+
 static void
 describe(struct change *ch, const char *path, const void *now, size_t nowlen, const void *then,
     size_t thenlen)
@@ -84,14 +109,27 @@ describe(struct change *ch, const char *path, const void *now, size_t nowlen, co
 static int
 restore(struct target *t, const char *relpath, const struct audit_blob *b)
 {
+	struct audit_blob key;
 	struct change_file cur;
+	unsigned char *kdata = NULL;
 	char *path = tf_asprintf("/%s", relpath);
-	bool exists, same;
+	size_t klen = 0;
+	bool exists, same, secret = false;
 	int rc;
 
 	if ((rc = change_read_state(t->cli, path, &cur, &exists)) != 0) {
 		free(path);
 		return rc;
+	}
+	if (b != NULL && b->mode != AUDIT_MODE_LINK && vault_is_ref(b->data, b->len, NULL)) {
+		/* a private key: the log has its reference, the vault the key */
+		if ((rc = vault_resolve(&t->cli->ctx, b->data, b->len, &kdata, &klen)) != 0)
+			goto out;
+		key = *b;
+		key.data = kdata;
+		key.len = klen;
+		b = &key;
+		secret = true;
 	}
 	if (b == NULL) {
 		same = !exists;
@@ -109,18 +147,26 @@ restore(struct target *t, const char *relpath, const struct audit_blob *b)
 			change_add_file(t->ch, TS_OP_REMOVE, path, NULL, 0, 0);
 		else if (b->mode == AUDIT_MODE_LINK)
 			change_add_file(t->ch, TS_OP_SYMLINK, path, b->data, b->len, 0777);
+		else if (secret)
+			change_add_secret(t->ch, path, b->data, b->len);
 		else
 			change_add_file(t->ch, TS_OP_WRITE, path, b->data, b->len,
 			    b->mode == AUDIT_MODE_EXEC ? 0755 : 0644);
-		if (b == NULL || b->mode != AUDIT_MODE_LINK)
+		if (secret)
+			describe_key(t->ch, path, b->data, b->len);
+		else if (b == NULL || b->mode != AUDIT_MODE_LINK)
 			describe(t->ch, path, exists && cur.kind == TS_OP_WRITE ? cur.data : NULL,
 			    exists && cur.kind == TS_OP_WRITE ? cur.len : 0, b ? b->data : NULL,
 			    b ? b->len : 0);
 	}
+out:
+	if (exists && cur.data != NULL && (secret || b == NULL))
+		OPENSSL_cleanse(cur.data, cur.len); /* a key, perhaps */
 	free(cur.path);
 	free(cur.data);
 	free(path);
-	return 0;
+	vault_data_free(kdata, klen);
+	return rc;
 }
 
 static int

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../audit/vault.h"
 #include "../core/path.h"
 #include "change.h"
 #include "cli.h"
@@ -242,6 +243,13 @@ cli_load_config(struct cli *cli)
 		return rc;
 	tf_config_free(cli->ctx.cfg);
 	cli->ctx.cfg = cfg;
+	/* the client key is a key file: the vault keeps it, the log its reference */
+	if (cfg->client_key != NULL) {
+		char *key = change_abspath(cli, cfg->client_key);
+
+		vault_add_key_path(&cli->ctx, key);
+		free(key);
+	}
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../audit/audit.h"
+#include "../audit/vault.h"
 #include "../core/path.h"
 #include "statcache_int.h"
 
@@ -201,7 +202,15 @@ scan_one(struct scan *sc, const char *name, const struct sc_entry *old, const st
 	}
 	if ((rc = read_one(sc, name, &st, &data, &len)) == 1)
 		goto gone;
-	if (rc != 0 || (rc = audit_blob_id(hex, sc->a, data, len)) != 0) {
+	if (rc == 0 && sc->ctx->nkey_paths > 0) {
+		char *path = sc->s->is_dir ? tf_path_join(sc->path, name) : tf_strdup(sc->path);
+
+		rc = vault_blob_id(hex, sc->a, sc->ctx, path, data, len);
+		free(path);
+	} else if (rc == 0) {
+		rc = audit_blob_id(hex, sc->a, data, len);
+	}
+	if (rc != 0) {
 		free(data);
 		return rc;
 	}

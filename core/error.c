@@ -43,9 +43,16 @@ tf_ctx_set_root(struct tf_ctx *ctx, const char *root)
 void
 tf_ctx_release(struct tf_ctx *ctx)
 {
+	size_t i;
+
 	if (ctx->rootfd != -1)
 		close(ctx->rootfd);
 	ctx->rootfd = -1;
+	for (i = 0; i < ctx->nkey_paths; i++)
+		free(ctx->key_paths[i]);
+	free(ctx->key_paths);
+	ctx->key_paths = NULL;
+	ctx->nkey_paths = 0;
 }
 
 static int

@@ -53,6 +53,8 @@ struct tf_ctx {
 	int verbosity;         /* -1 quiet, 0 normal, 1.. verbose */
 	int err;               /* code of the first error */
 	char errmsg[1024];     /* message of the first error */
+	char **key_paths;      /* files of the managed system that hold private keys */
+	size_t nkey_paths;     /* (the client key): kept in the key vault, audit/vault.h */
 };
 
 void tf_ctx_init(struct tf_ctx *ctx);

@@ -354,7 +354,7 @@ txn_set_attr(int fd, const struct stat *old, mode_t mode)
 }
 
 static int
-stage_write(struct txn *t, const char *path, const void *data, size_t len, mode_t mode)
+stage_write(struct txn *t, const char *path, const void *data, size_t len, mode_t mode, bool key)
 {
 	struct txn_op *op;
 	struct stat st;
@@ -376,6 +376,8 @@ stage_write(struct txn *t, const char *path, const void *data, size_t len, mode_
 		txn_sys_error(t, "cannot write a temporary file beside", path);
 		goto out;
 	}
+	if (key && keep)
+		st.st_mode = (st.st_mode & ~(mode_t)07777) | 0600;
 	if (txn_step(t, "temp-attr") == -1 || txn_set_attr(fd, keep ? &st : NULL, mode) == -1) {
 		txn_sys_error(t, "cannot set the owner and mode of a temporary file beside", path);
 		goto out;
@@ -424,7 +426,13 @@ staged(struct txn *t, int rc)
 int
 txn_write(struct txn *t, const char *path, const void *data, size_t len, mode_t mode)
 {
-	return staged(t, stage_write(t, path, data, len, mode));
+	return staged(t, stage_write(t, path, data, len, mode, false));
+}
+
+int
+txn_write_key(struct txn *t, const char *path, const void *data, size_t len)
+{
+	return staged(t, stage_write(t, path, data, len, 0600, true));
 }
 
 int

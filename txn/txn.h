@@ -109,6 +109,12 @@ int txn_recovery_done(struct txn *t);
  */
 int txn_write(struct txn *t, const char *path, const void *data, size_t len, mode_t mode);
 
+/*
+ * Stage a private key file: as txn_write(), but the file is 0600 whatever
+ * the old one was (its owner and group are kept).
+ */
+int txn_write_key(struct txn *t, const char *path, const void *data, size_t len);
+
 /* Stage a symbolic link at 'path' pointing to 'target'. As txn_write(). */
 int txn_symlink(struct txn *t, const char *path, const char *target);
 
