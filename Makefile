@@ -137,7 +137,7 @@ fuzz: $(FUZZ_TARGETS)
 	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (see build-fuzz/*.log)"; exit 1; fi
 
 bench: $(TRUSTFIX_BIN) $(TOOL_BIN)
-	for b in bench/inspect bench/audit; do TRUSTFIX=$(abspath $(TRUSTFIX_BIN)) TF_TOOLS=$(abspath $(BUILD)/tools) $$b || exit 1; done
+	for b in bench/inspect bench/audit bench/est; do TRUSTFIX=$(abspath $(TRUSTFIX_BIN)) TF_TOOLS=$(abspath $(BUILD)/tools) $$b || exit 1; done
 
 # The real remediation bundle, signed by a development signer generated once
 # into $(BUILD)/bundles/dev-signer/ (never committed); its certificate is

@@ -25,6 +25,7 @@
 #include "../audit/vault.h"
 #include "../core/path.h"
 #include "../core/subject.h"
+#include "../hooks/hooks.h"
 #include "../txn/txn.h"
 #include "change.h"
 #include "drift.h"
@@ -117,6 +118,30 @@ change_add_secret(struct change *ch, const char *path, const void *data, size_t 
 }
 
 void
+change_merge(struct change *ch, const struct change *part)
+{
+	size_t i;
+
+	for (i = 0; i < part->nfiles; i++) {
+		const struct change_file *f = &part->files[i];
+
+		change_add_file(ch, f->kind, f->path, f->data, f->len, f->mode);
+		ch->files[ch->nfiles - 1].secret = f->secret;
+	}
+	if (part->body != NULL) {
+		if (ch->body != NULL)
+			change_add_body(ch, "");
+		if (part->subject_line != NULL)
+			change_add_body(ch, part->subject_line);
+		ch->body = tf_realloc(ch->body,
+		    (ch->body ? strlen(ch->body) : 0) + strlen(part->body) + 1);
+		strcat(ch->body, part->body);
+	}
+	for (i = 0; i < part->ntrailers; i++)
+		change_add_trailer(ch, part->trailer_keys[i], part->trailer_values[i]);
+}
+
+void
 change_add_trailer(struct change *ch, const char *key, const char *value)
 {
 	ch->trailer_keys = tf_realloc(ch->trailer_keys, (ch->ntrailers + 1) * sizeof(char *));
@@ -193,6 +218,7 @@ change_release(struct change *ch)
 	free(ch->trailer_values);
 	free(ch->subject_line);
 	free(ch->body);
+	change_hooks_release(ch);
 	memset(ch, 0, sizeof(*ch));
 }
 
@@ -264,7 +290,7 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
     const struct change *ch, char id_out[41])
 {
 	struct audit_file *af = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*af));
-	char **refs = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*refs));
+	char **refs = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*refs)), *body = NULL;
 	struct audit_change ac = { 0 };
 	size_t i, rlen;
 	int rc = 0;
@@ -287,7 +313,7 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
 		}
 	}
 	ac.subject_line = ch->subject_line;
-	ac.body = ch->body;
+	ac.body = body = change_record_body(ch);
 	ac.reason = o->reason;
 	ac.ticket = o->ticket;
 	ac.operator_name = operator_name(o);
@@ -301,6 +327,7 @@ out:
 		free(refs[i]);
 	free(refs);
 	free(af);
+	free(body);
 	return rc;
 }
 
@@ -713,14 +740,139 @@ change_scope_add(struct change_scope *s, const char *path)
 	s->v[s->n++] = tf_strdup(path);
 }
 
+/* What each file of the change is now: its new content, its old one, or neither. */
+static void
+report_states(struct cli *cli, const struct change *ch, const struct change *undo)
+{
+	size_t i;
+
+	fprintf(stderr, "trustfix: the state of each file of the change:\n");
+	for (i = 0; i < ch->nfiles; i++) {
+		const struct change_file *n = &ch->files[i], *o = &undo->files[i];
+		struct change_file cur;
+		bool exists, is_new, is_old;
+		char *host = tf_hostpath(&cli->ctx, n->path);
+
+		tf_error_clear(&cli->ctx);
+		if (change_read_state(cli, n->path, &cur, &exists) != 0) {
+			fprintf(stderr, "  %s: cannot be read: %s\n", host, cli->ctx.errmsg);
+			free(host);
+			continue;
+		}
+		is_new = n->kind == TS_OP_REMOVE
+		    ? !exists
+		    : exists && cur.len == n->len && memcmp(cur.data, n->data, n->len) == 0;
+		is_old = o->kind == TS_OP_REMOVE
+		    ? !exists
+		    : exists && cur.len == o->len && memcmp(cur.data, o->data, o->len) == 0;
+		fprintf(stderr, "  %s: %s\n", host,
+		    is_new       ? "as the change left it (new)"
+		        : is_old ? "as it was before the change (old)"
+		                 : "neither the old nor the new content: check it by hand");
+		if (cur.data != NULL)
+			OPENSSL_cleanse(cur.data, cur.len);
+		free(cur.path);
+		free(cur.data);
+		free(host);
+	}
+}
+
+/*
+ * A post-change hook or probe failed after 'ch' was applied and recorded as
+ * 'id': apply 'undo' under the same lock, record it, run the post-rollback
+ * and on-failure hooks. Returns TF_EXIT_ROLLEDBACK, or
+ * TF_EXIT_ROLLBACK_FAILED with the state of each file on stderr.
+ */
+static int
+undo_change(struct cli *cli, struct audit *a, const struct change_opts *o, struct txn *t,
+    struct change *ch, struct change *undo, const char *id, const struct change_scope *scope)
+{
+	struct change_opts uo = *o;
+	char *payload = NULL, token[33];
+	size_t plen;
+	bool failed;
+	int rc;
+
+	undo->subject_line = tf_asprintf("undo %.12s: %s", id, ch->failure);
+	change_add_trailer(undo, "Trustfix-Rollback-Of", id);
+	change_add_trailer(undo, "Trustfix-Automatic", "yes");
+	change_token(token);
+	change_add_trailer(undo, "Trustfix-Change", token);
+	uo.reason = ch->failure;
+	if ((rc = txn_next(t)) == 0 && (rc = stage(t, undo)) == 0) {
+		payload = payload_json(&uo, undo, &plen);
+		if (payload != NULL)
+			txn_set_payload(t, payload, plen);
+		rc = txn_commit(t);
+	}
+	free(payload);
+	if (rc != 0) {
+		fprintf(stderr, "trustfix: %s, and undoing the change failed: %s\n", ch->failure,
+		    cli->ctx.errmsg);
+		report_states(cli, ch, undo);
+		(void)change_run_hooks(cli, ch, HOOKS_ON_FAILURE, id, scope, false, &failed);
+		return TF_EXIT_ROLLBACK_FAILED;
+	}
+	/* the undone state is in place; its hooks are recorded with the undo */
+	(void)change_run_hooks(cli, undo, HOOKS_POST_ROLLBACK, token, scope, false, &failed);
+	(void)change_run_hooks(cli, undo, HOOKS_ON_FAILURE, token, scope, false, &failed);
+	tf_error_clear(&cli->ctx);
+	change_add_hook_trailers(undo);
+	if ((rc = record(cli, a, &uo, undo, ch->undo_id)) != 0) {
+		fprintf(stderr,
+		    "trustfix: the change was undone but the undo could not be recorded (%s); the "
+		    "next run of trustfix records it\n",
+		    cli->ctx.errmsg);
+		ch->undo_id[0] = '\0';
+	} else {
+		(void)txn_end(t);
+	}
+	/* the hooks after the undo are shown with the change */
+	while (undo->nhooks > 0) {
+		ch->hooks = tf_realloc(ch->hooks, (ch->nhooks + 1) * sizeof(*ch->hooks));
+		ch->hooks[ch->nhooks++] = undo->hooks[0];
+		memmove(undo->hooks, undo->hooks + 1, --undo->nhooks * sizeof(*undo->hooks));
+	}
+	return TF_EXIT_ROLLEDBACK;
+}
+
+/* A pre-change hook said no: nothing was written. */
+static int
+vetoed(struct cli *cli, struct change *ch, const struct change_scope *scope)
+{
+	const struct change_hook *h = change_first_failed_hook(ch, HOOKS_PRE_CHANGE);
+	bool failed;
+
+	ch->failure = tf_asprintf("pre-change hook %s vetoed the change (%s)", h->name, h->result);
+	fprintf(stderr, "trustfix: %s: nothing was changed\n", ch->failure);
+	(void)change_run_hooks(cli, ch, HOOKS_ON_FAILURE, "", scope, false, &failed);
+	return TF_EXIT_ROLLEDBACK;
+}
+
+/* With --dry-run: the hooks and probes the change would run. */
+static int
+list_checks(struct cli *cli, struct change *ch, const struct change_scope *scope)
+{
+	int rc;
+
+	if ((rc = change_list_hooks(cli, ch, HOOKS_PRE_CHANGE)) == 0 &&
+	    (rc = change_list_hooks(cli, ch, HOOKS_POST_CHANGE)) == 0)
+		change_probe_list(cli, scope, ch);
+	return rc;
+}
+
 int
 change_run(struct cli *cli, const struct change_opts *o, struct change_scope *scope,
     change_plan_fn plan, void *arg, struct change *ch, char id_out[41])
 {
+	struct change_probe_state *probes = NULL;
+	struct change undo = { 0 };
 	struct txn *t = NULL;
 	struct audit *a = NULL;
+	const struct change_hook *h;
 	char *payload = NULL, before[41], after[41], token[33];
 	size_t plen;
+	bool failed;
 	int rc;
 
 	id_out[0] = '\0';
@@ -733,6 +885,8 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 		if ((rc = plan(cli, a, ch, arg)) == 0 && (rc = check_no_key(cli, o, ch)) == 0 &&
 		    ch->nfiles == 0)
 			rc = TF_EXIT_NOTHING;
+		if (rc == 0)
+			rc = list_checks(cli, ch, scope);
 		goto out;
 	}
 	if ((rc = begin(cli, o, scope->v, scope->n, &t, &a)) != 0)
@@ -755,6 +909,15 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 	}
 	change_token(token);
 	change_add_trailer(ch, "Trustfix-Change", token);
+	if ((rc = change_run_hooks(cli, ch, HOOKS_PRE_CHANGE, token, scope, false, &failed)) != 0)
+		goto out;
+	if (failed) {
+		rc = vetoed(cli, ch, scope);
+		goto out;
+	}
+	if ((rc = change_undo_plan(cli, ch, &undo)) != 0)
+		goto out;
+	probes = change_probe_before(cli, scope);
 	if ((rc = stage(t, ch)) != 0)
 		goto out;
 	payload = payload_json(o, ch, &plen);
@@ -762,6 +925,21 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 		txn_set_payload(t, payload, plen);
 	if ((rc = txn_commit(t)) != 0)
 		goto out;
+	/* the new files are in place; the journal still holds the change */
+	if ((rc = change_run_hooks(cli, ch, HOOKS_POST_CHANGE, token, scope, false, &failed)) !=
+	    0) {
+		ch->failure =
+		    tf_asprintf("the post-change hooks could not run: %s", cli->ctx.errmsg);
+		tf_error_clear(&cli->ctx);
+		failed = true;
+	} else if (failed && (h = change_first_failed_hook(ch, HOOKS_POST_CHANGE)) != NULL) {
+		ch->failure = tf_asprintf("post-change hook %s failed (%s)", h->name, h->result);
+	}
+	if (change_probe_after(cli, scope, probes, ch))
+		failed = true;
+	change_add_hook_trailers(ch);
+	if (failed)
+		change_add_trailer(ch, "Trustfix-Failed", ch->failure);
 	if ((rc = record(cli, a, o, ch, id_out)) != 0) {
 		/* the files are changed; the journal stays so that the next run records it */
 		fprintf(stderr,
@@ -769,8 +947,15 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 		    "run of trustfix records it\n");
 		goto out;
 	}
+	if (failed) {
+		fprintf(stderr, "trustfix: %s: undoing change %.12s\n", ch->failure, id_out);
+		rc = undo_change(cli, a, o, t, ch, &undo, id_out, scope);
+		goto out;
+	}
 	rc = txn_end(t);
 out:
+	change_probe_state_free(probes);
+	change_release(&undo);
 	free(payload);
 	audit_free(a);
 	txn_free(t);
@@ -935,6 +1120,25 @@ op_name(enum ts_op_kind k)
 	return k == TS_OP_REMOVE ? "remove" : k == TS_OP_SYMLINK ? "link" : "write";
 }
 
+static json_t *
+hooks_json(const struct change *ch)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < ch->nhooks; i++) {
+		const struct change_hook *h = &ch->hooks[i];
+
+		json_array_append_new(arr,
+		    json_pack("{s:o,s:o,s:o,s:b,s:b,s:b,s:i,s:I,s:o}", "phase", out_jstr(h->phase),
+		        "name", out_jstr(h->name), "result", out_jstr(h->result), "ran", h->ran,
+		        "failed", h->failed, "warn_only", h->warn_only, "exit_status",
+		        h->exit_status, "duration_ms", (json_int_t)h->duration_ms, "output",
+		        out_jstr(h->output)));
+	}
+	return arr;
+}
+
 void
 change_print(struct cli *cli, const struct change *ch, bool dry_run, const char *id)
 {
@@ -942,7 +1146,7 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 
 	if (cli->format == OUT_JSON) {
 		json_t *doc = json_object(), *files = json_array(), *added = json_array(),
-		       *removed = json_array();
+		       *removed = json_array(), *probes = json_array();
 
 		json_object_set_new(doc, "dry_run", json_boolean(dry_run));
 		json_object_set_new(doc, "change", *id ? json_string(id) : json_null());
@@ -968,6 +1172,13 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 		json_object_set_new(doc, "files", files);
 		json_object_set_new(doc, "added", added);
 		json_object_set_new(doc, "removed", removed);
+		json_object_set_new(doc, "hooks", hooks_json(ch));
+		json_object_set_new(doc, "probes", probes);
+		for (i = 0; i < ch->nprobes; i++)
+			json_array_append_new(probes, out_jstr(ch->probes[i]));
+		json_object_set_new(doc, "failure", out_jstr(ch->failure));
+		json_object_set_new(doc, "undone_by",
+		    ch->undo_id[0] ? json_string(ch->undo_id) : json_null());
 		out_emit(stdout, doc);
 		fputc('\n', stdout);
 		return;
@@ -996,6 +1207,27 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 	printf("  files:\n");
 	for (i = 0; i < ch->nfiles; i++)
 		printf("    %-6s %s\n", op_name(ch->files[i].kind), ch->files[i].path);
+	if (ch->nhooks > 0)
+		printf("  hooks:\n");
+	for (i = 0; i < ch->nhooks; i++) {
+		const struct change_hook *h = &ch->hooks[i];
+
+		printf("    %s%s/%s: %s%s", cli_color(cli, h->failed ? "red" : ""), h->phase,
+		    h->name, h->result, cli_color(cli, "reset"));
+		if (h->ran)
+			printf(" (%ld ms)", h->duration_ms);
+		printf("%s\n", h->failed && h->warn_only ? " (on_failure = warn)" : "");
+	}
+	if (ch->nprobes > 0)
+		printf("  probes:\n");
+	for (i = 0; i < ch->nprobes; i++)
+		printf("    %s\n", ch->probes[i]);
 	if (*id)
 		printf("recorded as change %.12s\n", id);
+	if (ch->failure != NULL && ch->undo_id[0])
+		printf("%sundone%s as change %.12s: %s\n", cli_color(cli, "red"),
+		    cli_color(cli, "reset"), ch->undo_id, ch->failure);
+	else if (ch->failure != NULL && *id == '\0')
+		printf("%snot made%s: %s\n", cli_color(cli, "red"), cli_color(cli, "reset"),
+		    ch->failure);
 }

@@ -36,6 +36,19 @@ struct change_file {
 	bool secret;
 };
 
+/* A hook that ran around a change (or, in a dry run, would run). */
+struct change_hook {
+	char *phase;
+	char *name;
+	char *result;     /* "exit status 0", "timed out after 60 s", "would run" */
+	int exit_status;  /* -1 when killed, not run or not executable */
+	long duration_ms; /* 0 when not run */
+	bool ran;
+	bool failed;
+	bool warn_only; /* on_failure = warn: a failure does not undo the change */
+	char *output;   /* what it printed (bounded), "" when nothing */
+};
+
 /* A change: files, and what it means in certificate terms. */
 struct change {
 	char *subject_line;
@@ -45,6 +58,12 @@ struct change {
 	char **trailer_keys; /* machine-readable: Trustfix-Added: <store> <sha256> */
 	char **trailer_values;
 	size_t ntrailers;
+	struct change_hook *hooks; /* in the order they ran */
+	size_t nhooks;
+	char **probes; /* "host:port: ok" lines of the post-change checks */
+	size_t nprobes;
+	char *failure;    /* why it was undone (post-change hook or probe), or NULL */
+	char undo_id[41]; /* the change that undid it, "" when none */
 };
 
 /* Append a line to the body (copied). */
@@ -97,6 +116,65 @@ void change_add_secret(struct change *ch, const char *path, const void *data, si
 void change_add_plan(struct change *ch, const struct ts_plan *plan);
 
 void change_release(struct change *ch);
+
+/* Append the files, trailers and (after its subject line) the body of 'part' to 'ch'. */
+void change_merge(struct change *ch, const struct change *part);
+
+/*
+ * Whether change_run()'s status means a change was attempted and ended in
+ * failure (TF_EXIT_ROLLEDBACK: vetoed or undone; TF_EXIT_ROLLBACK_FAILED):
+ * then the caller prints the change, with its hooks and failure, as for 0.
+ */
+#define CHANGE_FAILED(rc) ((rc) == TF_EXIT_ROLLEDBACK || (rc) == TF_EXIT_ROLLBACK_FAILED)
+
+struct change_scope;
+
+/*
+ * cli/change_hooks.c. Run the hooks of 'phase' for 'ch' (its id: "" before
+ * it is recorded) and append them to ch->hooks; *failed is set when one
+ * failed whose on_failure is not "warn". Returns 0 or TF_E* (the hooks
+ * could not be listed or started).
+ */
+int change_run_hooks(struct cli *cli, struct change *ch, const char *phase, const char *id,
+    const struct change_scope *scope, bool dry_run, bool *failed);
+
+/* Append the hooks of 'phase' that would run, for a dry run. Returns 0 or TF_E*. */
+int change_list_hooks(struct cli *cli, struct change *ch, const char *phase);
+
+/* The first hook of 'phase' that failed (not warn-only), or NULL. */
+const struct change_hook *change_first_failed_hook(const struct change *ch, const char *phase);
+
+/* The body of the audit commit: the change's, then its hooks with their output, probes, undo. */
+char *change_record_body(const struct change *ch);
+
+/* Add a Trustfix-Hook trailer per hook: "<phase> <name> ok|failed|warned|not-run <exit> <ms>". */
+void change_add_hook_trailers(struct change *ch);
+
+void change_hooks_release(struct change *ch);
+
+/*
+ * cli/change_undo.c: the change that puts back the files 'ch' replaces (as
+ * they are now, before it is applied), its certificate lines inverted.
+ * Returns 0 or TF_E*; release 'undo' with change_release().
+ */
+int change_undo_plan(struct cli *cli, const struct change *ch, struct change *undo);
+
+/*
+ * cli/change_probe.c: the endpoints checked around a change, each "probe =
+ * host:port" of the configuration against each store of the scope, and the
+ * EST server against its ca_file. change_probe_before() notes which
+ * validate now; change_probe_after() checks them again, appends a line per
+ * probe to ch->probes and returns true (setting ch->failure) when one that
+ * validated before no longer does.
+ */
+struct change_probe_state;
+bool change_has_probes(const struct cli *cli);
+struct change_probe_state *change_probe_before(struct cli *cli, const struct change_scope *scope);
+bool change_probe_after(struct cli *cli, const struct change_scope *scope,
+    const struct change_probe_state *before, struct change *ch);
+/* For a dry run: the probes that would be checked, as lines in ch->probes. */
+void change_probe_list(struct cli *cli, const struct change_scope *scope, struct change *ch);
+void change_probe_state_free(struct change_probe_state *st);
 
 struct audit;
 
@@ -163,5 +241,20 @@ int change_read_certs(struct cli *cli, const char *file, unsigned char ***der, s
  * own. Returns 0 or TF_E*.
  */
 int change_sync(struct cli *cli, const struct change_opts *o, char *const *scope, size_t nscope);
+
+/*
+ * cli/cmd_apply.c: a verified bundle in 'stores' and its installed record,
+ * as a change_plan_fn ('arg' is a struct apply_req), for "apply" and
+ * "remediate".
+ */
+struct bundle;
+struct apply_req {
+	struct bundle *b;
+	char **stores;
+	size_t nstores;
+	const char *password; /* of PKCS#12 stores, or NULL */
+	bool allow_downgrade;
+};
+int apply_plan(struct cli *cli, struct audit *audit, struct change *ch, void *arg);
 
 #endif

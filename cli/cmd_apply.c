@@ -13,14 +13,6 @@
 #include "../truststore/edit.h"
 #include "change.h"
 
-struct apply_req {
-	struct bundle *b;
-	char **stores;
-	size_t nstores;
-	const char *password;
-	bool allow_downgrade;
-};
-
 static void
 add_line(char **body, const char *line)
 {
@@ -31,8 +23,8 @@ add_line(char **body, const char *line)
 }
 
 /* The bundle's meaning, the stores' plans and the record, in one change. */
-static int
-plan_apply(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
+int
+apply_plan(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 {
 	struct apply_req *r = arg;
 	const struct bundle_manifest *m = bundle_manifest(r->b);
@@ -206,13 +198,15 @@ cmd_apply(struct cli *cli, int argc, char **argv)
 	if (!o.dry_run && (rc = bundle_state_prepare(&cli->ctx)) != 0)
 		goto out;
 	o.command = cli->cmdline;
-	rc = change_run(cli, &o, &scope, plan_apply, &r, &ch, id);
+	rc = change_run(cli, &o, &scope, apply_plan, &r, &ch, id);
 	if (rc == 0) {
 		change_print(cli, &ch, o.dry_run, id);
 		if (!o.dry_run && bundle_note_applied(r.b, &cli->ctx) != 0) {
 			fprintf(stderr, "%s: warning: %s\n", cli->prog, cli->ctx.errmsg);
 			tf_error_clear(&cli->ctx);
 		}
+	} else if (CHANGE_FAILED(rc)) {
+		change_print(cli, &ch, o.dry_run, id);
 	} else if (rc == TF_EXIT_NOTHING) {
 		why =
 		    tf_asprintf("bundle %s version %lld is installed and every store is up to date",

@@ -260,7 +260,7 @@ run_edit(struct cli *cli, const char *cmd, int argc, char **argv, bool add)
 
 		rc = change_run(cli, &o, &scope, plan_edit, &r, &ch, id);
 	}
-	if (rc == 0)
+	if (rc == 0 || CHANGE_FAILED(rc))
 		change_print(cli, &ch, o.dry_run, id);
 	else if (rc == TF_EXIT_NOTHING)
 		change_print_nothing(cli, &o,

@@ -2,6 +2,7 @@
  * cli/cmd_log.c - "trustfix log" and "trustfix show": read the audit log.
  */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,7 +140,7 @@ static void
 certs_json(json_t *doc)
 {
 	json_t *tr = json_object_get(doc, "trailers"), *t, *added = json_array(),
-	       *removed = json_array();
+	       *removed = json_array(), *hooks = json_array();
 	size_t i;
 
 	json_array_foreach(tr, i, t)
@@ -162,6 +163,24 @@ certs_json(json_t *doc)
 	}
 	json_object_set_new(doc, "added", added);
 	json_object_set_new(doc, "removed", removed);
+	/* "Trustfix-Hook: <phase> <name> ok|failed|warned|not-run <exit> <ms>" */
+	json_array_foreach(tr, i, t)
+	{
+		const char *k = json_string_value(json_object_get(t, "key"));
+		const char *v = json_string_value(json_object_get(t, "value"));
+		char phase[32], name[256], status[16];
+		int exit_status;
+		long ms;
+
+		if (k == NULL || v == NULL || strcmp(k, "Trustfix-Hook") != 0 ||
+		    sscanf(v, "%31s %255s %15s %d %ld", phase, name, status, &exit_status, &ms) !=
+		        5)
+			continue;
+		json_array_append_new(hooks,
+		    json_pack("{s:s,s:s,s:s,s:i,s:I}", "phase", phase, "name", name, "status",
+		        status, "exit_status", exit_status, "duration_ms", (json_int_t)ms));
+	}
+	json_object_set_new(doc, "hooks", hooks);
 }
 
 int

@@ -492,7 +492,7 @@ cmd_rollback(struct cli *cli, int argc, char **argv)
 	r.scope = &scope;
 	o.command = cli->cmdline;
 	rc = change_run(cli, &o, &scope, plan_rollback, &r, &ch, id);
-	if (rc == 0)
+	if (rc == 0 || CHANGE_FAILED(rc))
 		change_print(cli, &ch, o.dry_run, id);
 	else if (rc == TF_EXIT_NOTHING)
 		change_print_nothing(cli, &o, r.nothing ? r.nothing : "the files are as they were");

@@ -80,6 +80,7 @@ adopt_file(struct change *ch, enum ts_op_kind kind, const char *path, unsigned c
 	cf = &ch->files[ch->nfiles++];
 	cf->path = tf_strdup(path);
 	cf->kind = kind;
+	cf->secret = false;
 	cf->data = data;
 	cf->len = len;
 	cf->mode = mode;

@@ -15,6 +15,7 @@
 #include "../core/path.h"
 #include "change.h"
 #include "cli.h"
+#include "estcli.h"
 #include "statcache.h"
 
 /* Sorted by name. */
@@ -64,6 +65,35 @@ static const struct command commands[] = {
 	    "\n"
 	    "Exit status: 0 done, 3 nothing to do (installed or staged already), 2 usage or\n"
 	    "configuration error, 4 refused (verification failed), 5 network error." },
+	{ "enroll", cmd_enroll, "enroll the client certificate over EST, as one audited change",
+	    "enroll [--force] [EST OPTIONS] [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  First enrollment (/simpleenroll) with the bootstrap credentials: HTTP Basic\n"
+	    "  (--username, --password-file) and/or a manufacturer certificate\n"
+	    "  (--bootstrap-cert, --bootstrap-key); subject and SANs from --subject and --san.\n"
+	    "  A new key, certificate and chain are installed as one change.\n"
+	    "  --force                enroll when a valid certificate is there\n" EST_USAGE
+	        CHANGE_USAGE "\n"
+	    "Exit status: 0 enrolled (or planned, with --dry-run), 3 a valid certificate is\n"
+	    "installed already, 2 usage or configuration error, 4 the issued certificate was\n"
+	    "refused, 5 network or server error (or still pending after --max-wait), 8 locked." },
+	{ "est", cmd_est, "EST operations: fetch and bootstrap the EST CA certificates",
+	    "est cacerts [--bootstrap --fingerprint SHA256] [--out FILE] [--server URL]\n"
+	    "      [--ca-file FILE] [--label NAME] [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  cacerts                fetch the EST CA certificates (/cacerts) and show them;\n"
+	    "                         with --out, save them there as one audited change\n"
+	    "  --bootstrap            without a trust anchor: connect unverified, send no\n"
+	    "                         credentials, and accept the answer only if a certificate\n"
+	    "                         has the --fingerprint and the server verifies against it;\n"
+	    "                         then save it as the trust anchor (--out, else ca_file)\n"
+	    "  --fingerprint SHA256   the SHA-256 of the EST CA certificate, confirmed out of\n"
+	    "                         band (64 hex digits, colons accepted)\n"
+	    "  --out FILE             where to save the certificates (a path of the managed\n"
+	    "                         system)\n" CHANGE_USAGE "\n"
+	    "Exit status: 0 done, 3 the file holds these certificates already, 2 usage or\n"
+	    "configuration error, 4 refused (fingerprint or server mismatch), 5 network or\n"
+	    "server error." },
 	{ "help", cmd_help, "show help for trustfix or one of its commands", "help [COMMAND]" },
 	{ "hooks", cmd_hooks, "list the hooks of each phase, or try one phase's hooks",
 	    "hooks list [PHASE] [--json] | hooks test PHASE [--json]\n"
@@ -97,6 +127,50 @@ static const struct command commands[] = {
 	    "log [-n N] [--json]\n"
 	    "\n"
 	    "  -n N                   the last N changes only" },
+	{ "probe", cmd_probe, "check that TLS endpoints validate against the trust stores",
+	    "probe [HOST:PORT...] [--store S]... [--staged[=NAME]] [--chain FILE]\n"
+	    "      [--servername NAME] [--timeout SECONDS] [--json]\n"
+	    "\n"
+	    "  HOST:PORT              the endpoint ([ADDRESS]:PORT for IPv6); default: every\n"
+	    "                         'probe = host:port' of the configuration\n"
+	    "  --store S              the store whose certificates are the only trust anchors\n"
+	    "                         (repeatable); default: every [store NAME] of the\n"
+	    "                         configuration; each store is judged on its own\n"
+	    "  --staged[=NAME]        also validate against each store as the staged bundle\n"
+	    "                         (the one staged, or NAME) would leave it\n"
+	    "  --signers FILE         the pinned signers that verify the staged bundle\n"
+	    "  --chain FILE           offline: validate a saved server chain (PEM, leaf first)\n"
+	    "                         instead of connecting; HOST:PORT, if given, is only the\n"
+	    "                         name to check\n"
+	    "  --servername NAME      the name to send (SNI) and check (default: HOST)\n"
+	    "  --timeout SECONDS      time limit of connection and handshake (default 10)\n"
+	    "  --password-file FILE   password of a PKCS#12 store\n"
+	    "  --json                 one JSON document\n"
+	    "\n"
+	    "Exit status: 0 every chain validates, 1 a validation fails (now or, with\n"
+	    "--staged, after), 5 an endpoint cannot be reached and none fails, 2 usage or\n"
+	    "configuration error, 4 the staged bundle does not verify." },
+	{ "remediate", cmd_remediate,
+	    "the maintenance-window job: bundle, renewal, hooks, probes, one change",
+	    "remediate [--bundle FILE|URL] [--store S]... [--no-renew | --force-renew]\n"
+	    "          [EST OPTIONS] [CHANGE OPTIONS]\n"
+	    "\n"
+	    "Inspect the stores and the client certificate, stage the bundle, plan, get a\n"
+	    "new client certificate over EST when renewal is due, then make one change:\n"
+	    "pre-change hooks, the stores and the key, certificate and chain files in one\n"
+	    "transaction, post-change hooks, probes. A failing post-change hook or probe\n"
+	    "undoes all of it (keys too).\n"
+	    "\n"
+	    "  --bundle FILE|URL      the bundle to apply (default: the one staged, if any)\n"
+	    "  --bundle-ca-file FILE  trust anchor of an https:// bundle URL\n"
+	    "  --signers FILE         the pinned bundle signers (default: bundle_signers)\n"
+	    "  --store S              the store to change (repeatable); default: every\n"
+	    "                         [store NAME] of the configuration\n"
+	    "  --no-renew             leave the client certificate alone\n"
+	    "  --force-renew          renew it even when not due\n" EST_USAGE CHANGE_USAGE "\n"
+	    "Exit status: 0 remediated (or planned, with --dry-run), 3 nothing to do,\n"
+	    "6 a hook or probe failed and everything was undone (or a pre-change hook\n"
+	    "vetoed), 7 the undo failed too, 4 refused, 5 network, 8 locked, 2 usage." },
 	{ "remove", cmd_remove, "remove certificates from trust stores, as one audited change",
 	    "remove SHA256... | --subject TEXT [--all-matching] [--store S]... [CHANGE OPTIONS]\n"
 	    "\n"
@@ -109,6 +183,21 @@ static const struct command commands[] = {
 	    "  --password-file FILE   password of a PKCS#12 store\n" CHANGE_USAGE "\n"
 	    "Exit status: 0 changed (or planned, with --dry-run), 3 nothing to do,\n"
 	    "2 usage error, 4 refused, 8 locked." },
+	{ "renew", cmd_renew, "renew the client certificate over EST when due, audited",
+	    "renew [--force] [--check] [EST OPTIONS] [CHANGE OPTIONS]\n"
+	    "\n"
+	    "  Due when fewer than renew_before_days remain, or renew_lifetime_fraction of\n"
+	    "  its lifetime has passed. Re-enrolls (/simplereenroll) with the current\n"
+	    "  certificate and key; once it has expired, or when the server refuses\n"
+	    "  re-enrollment (401, 403), enrolls afresh (/simpleenroll) with the bootstrap\n"
+	    "  credentials. A 202 is waited on up to --max-wait; then the request is kept in\n"
+	    "  /var/lib/trustfix/pending/ and the next run resumes it. --dry-run contacts\n"
+	    "  nothing.\n"
+	    "  --check                only say whether renewal is due (exit 1) or not (0)\n"
+	    "  --force                renew even when not due\n" EST_USAGE CHANGE_USAGE "\n"
+	    "Exit status: 0 renewed (or planned, with --dry-run), 1 due (--check), 3 not due,\n"
+	    "2 usage or configuration error, 4 the issued certificate was refused, 5 network\n"
+	    "or server error (or still pending after --max-wait), 8 locked." },
 	{ "rollback", cmd_rollback, "undo a recorded change, as a new audited change",
 	    "rollback [CHANGE] [--to CHANGE] [--force] [CHANGE OPTIONS]\n"
 	    "\n"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -39,6 +40,7 @@ tf_config_new(void)
 	cfg->renew_before_days = 30;
 	cfg->warn_days = 30;
 	cfg->hook_timeout = 60;
+	cfg->est_max_wait = -1;
 	return cfg;
 }
 
@@ -54,12 +56,30 @@ tf_config_free(struct tf_config *cfg)
 		free(cfg->stores[i].path);
 	}
 	free(cfg->stores);
+	for (i = 0; i < cfg->nhooks; i++)
+		free(cfg->hooks[i].name);
+	free(cfg->hooks);
 	free(cfg->file);
 	free(cfg->policy);
 	free(cfg->bundle_signers);
+	for (i = 0; i < cfg->nprobes; i++)
+		free(cfg->probes[i]);
+	free(cfg->probes);
 	free(cfg->client_cert);
 	free(cfg->client_key);
 	free(cfg->client_chain);
+	free(cfg->est_server);
+	free(cfg->est_ca_file);
+	free(cfg->est_label);
+	free(cfg->est_username);
+	free(cfg->est_password_file);
+	free(cfg->est_subject);
+	for (i = 0; i < cfg->est_nsans; i++)
+		free(cfg->est_sans[i]);
+	free(cfg->est_sans);
+	free(cfg->est_key_type);
+	free(cfg->bootstrap_cert);
+	free(cfg->bootstrap_key);
 	free(cfg);
 }
 
@@ -109,6 +129,25 @@ set_path(struct parse_state *st, char **dst, const char *name, const char *value
 	return 1;
 }
 
+/* "probe = host:port", repeatable: a host (or [ipv6]) and a port from 1 to 65535. */
+static int
+add_probe(struct parse_state *st, const char *value)
+{
+	struct tf_config *cfg = st->cfg;
+	const char *colon = strrchr(value, ':');
+	long port;
+
+	if (colon == NULL || colon == value || colon[1] < '0' || colon[1] > '9' ||
+	    tf_parse_int(colon + 1, 1, 65535, &port) == -1 ||
+	    (value[0] == '[' ? colon[-1] != ']' || colon == value + 2
+	                     : memchr(value, ':', (size_t)(colon - value)) != NULL))
+		return fail(st, "bad value '%s' for '%s' (expected host:port or [ipv6]:port)",
+		    value, "probe");
+	cfg->probes = tf_realloc(cfg->probes, (cfg->nprobes + 1) * sizeof(*cfg->probes));
+	cfg->probes[cfg->nprobes++] = tf_strdup(value);
+	return 1;
+}
+
 static int
 global_key(struct parse_state *st, const char *name, const char *value)
 {
@@ -146,6 +185,8 @@ global_key(struct parse_state *st, const char *name, const char *value)
 	}
 	if (strcmp(name, "bundle_signers") == 0)
 		return set_path(st, &cfg->bundle_signers, name, value);
+	if (strcmp(name, "probe") == 0)
+		return add_probe(st, value);
 	return fail(st, "unknown key '%s'%s", name, "");
 }
 
@@ -171,10 +212,130 @@ store_key(struct parse_state *st, const char *section, const char *name, const c
 }
 
 static int
+hook_key(struct parse_state *st, const char *section, const char *name, const char *value)
+{
+	struct tf_config *cfg = st->cfg;
+	struct tf_hook_conf *hc = NULL;
+	size_t i;
+
+	if (strspn(section, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+	    strlen(section))
+		return fail(st, "[hook %s]: a hook name is made of A-Z a-z 0-9 _ -%s", section, "");
+	for (i = 0; i < cfg->nhooks; i++)
+		if (strcmp(cfg->hooks[i].name, section) == 0)
+			hc = &cfg->hooks[i];
+	if (hc == NULL) {
+		cfg->hooks = tf_realloc(cfg->hooks, (cfg->nhooks + 1) * sizeof(*hc));
+		hc = &cfg->hooks[cfg->nhooks++];
+		hc->name = tf_strdup(section);
+		hc->warn = false;
+	}
+	if (strcmp(name, "on_failure") != 0)
+		return fail(st, "unknown key '%s' in [hook %s]", name, section);
+	if (strcmp(value, "rollback") == 0)
+		hc->warn = false;
+	else if (strcmp(value, "warn") == 0)
+		hc->warn = true;
+	else
+		return fail(st, "on_failure must be 'rollback' or 'warn', not '%s'%s", value, "");
+	return 1;
+}
+
+/* The key types renew/keygen.c makes (est_key_type_parse()). */
+static bool
+is_key_type(const char *v)
+{
+	static const char *const names[] = { "ec-p256", "ec-p384", "p256", "p384", "rsa2048",
+		"rsa3072", "rsa4096" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* "san = DNS:a, IP:10.0.0.1": each name is TYPE:VALUE, appended in order. */
+static int
+add_sans(struct parse_state *st, const char *value)
+{
+	struct tf_config *cfg = st->cfg;
+	const char *p = value;
+
+	if (*value == '\0')
+		return fail(st, "empty value for '%s'%s", "san", "");
+	while (*p != '\0') {
+		size_t n = strcspn(p, ","), b = 0, e = n;
+		char *one;
+
+		while (b < e && (p[b] == ' ' || p[b] == '\t'))
+			b++;
+		while (e > b && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+			e--;
+		one = tf_strndup(p + b, e - b);
+		if (strncmp(one, "DNS:", 4) != 0 && strncmp(one, "IP:", 3) != 0 &&
+		    strncmp(one, "email:", 6) != 0 && strncmp(one, "URI:", 4) != 0) {
+			fail(st,
+			    "bad value '%s' for 'san' (expected DNS:name, IP:address, "
+			    "email:address or "
+			    "URI:uri, comma separated)%s",
+			    one, "");
+			free(one);
+			return 0;
+		}
+		cfg->est_sans = tf_realloc(cfg->est_sans, (cfg->est_nsans + 1) * sizeof(char *));
+		cfg->est_sans[cfg->est_nsans++] = one;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 1;
+}
+
+static int
 client_key(struct parse_state *st, const char *name, const char *value)
 {
 	struct tf_config *cfg = st->cfg;
+	long v;
 
+	if (strcmp(name, "server") == 0) {
+		if (strncasecmp(value, "https://", 8) != 0 || value[8] == '\0')
+			return fail(st, "bad value '%s' for '%s' (expected an https:// URL)", value,
+			    name);
+		return set_path(st, &cfg->est_server, name, value);
+	}
+	if (strcmp(name, "ca_file") == 0)
+		return set_path(st, &cfg->est_ca_file, name, value);
+	if (strcmp(name, "label") == 0)
+		return set_path(st, &cfg->est_label, name, value);
+	if (strcmp(name, "username") == 0)
+		return set_path(st, &cfg->est_username, name, value);
+	if (strcmp(name, "password_file") == 0)
+		return set_path(st, &cfg->est_password_file, name, value);
+	if (strcmp(name, "subject") == 0)
+		return set_path(st, &cfg->est_subject, name, value);
+	if (strcmp(name, "san") == 0)
+		return add_sans(st, value);
+	if (strcmp(name, "key_type") == 0) {
+		if (!is_key_type(value))
+			return fail(st,
+			    "bad value '%s' for '%s' (expected ec-p256, ec-p384, rsa2048, rsa3072 "
+			    "or "
+			    "rsa4096)",
+			    value, name);
+		return set_path(st, &cfg->est_key_type, name, value);
+	}
+	if (strcmp(name, "max_wait") == 0) {
+		if (tf_parse_int(value, 0, 86400, &v) == -1)
+			return fail(st, "bad value '%s' for '%s' (expected seconds, 0 to 86400)",
+			    value, name);
+		cfg->est_max_wait = (int)v;
+		return 1;
+	}
+	if (strcmp(name, "bootstrap_cert") == 0)
+		return set_path(st, &cfg->bootstrap_cert, name, value);
+	if (strcmp(name, "bootstrap_key") == 0)
+		return set_path(st, &cfg->bootstrap_key, name, value);
 	if (strcmp(name, "cert") == 0)
 		return set_path(st, &cfg->client_cert, name, value);
 	if (strcmp(name, "key") == 0)
@@ -193,6 +354,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return global_key(st, name, value);
 	if (strncmp(section, "store ", 6) == 0 && section[6] != '\0')
 		return store_key(st, section + 6, name, value);
+	if (strncmp(section, "hook ", 5) == 0 && section[5] != '\0')
+		return hook_key(st, section + 5, name, value);
 	if (strcmp(section, "client") == 0)
 		return client_key(st, name, value);
 	if (st->nsections > 0)
@@ -240,7 +403,8 @@ check_sections(struct parse_state *st)
 		const char *name = st->sections[i].name;
 
 		st->errline = st->sections[i].line;
-		if (strcmp(name, "client") == 0)
+		if (strcmp(name, "client") == 0 ||
+		    (strncmp(name, "hook ", 5) == 0 && name[5] != '\0'))
 			continue;
 		if (strncmp(name, "store ", 6) != 0 || name[6] == '\0')
 			return fail(st, "unknown section [%s]%s", name, "");

@@ -465,8 +465,10 @@ txn_count(const struct txn *t)
 	return t->nops;
 }
 
-int
-txn_end(struct txn *t)
+static void free_ops(struct txn_op *ops, size_t n);
+
+static int
+end(struct txn *t, bool keep_lock)
 {
 	struct txn_op *op;
 	bool left = false;
@@ -490,9 +492,35 @@ txn_end(struct txn *t)
 	}
 	if (t->nops == 0 || (rc2 = txn_journal_remove(t)) == 0)
 		t->keep_journal = false;
+	if (keep_lock && rc == 0 && rc2 == 0) {
+		/* a fresh transaction under the same lock */
+		free_ops(t->ops, t->nops);
+		t->ops = NULL;
+		t->nops = 0;
+		free(t->payload);
+		t->payload = NULL;
+		t->payload_len = 0;
+		t->jsize = 0;
+		t->jslot = -1;
+		random_hex(t->id);
+		t->phase = TXN_OPEN;
+		return 0;
+	}
 	txn_lock_release(t);
 	t->phase = TXN_ENDED;
 	return rc != 0 ? rc : rc2;
+}
+
+int
+txn_end(struct txn *t)
+{
+	return end(t, false);
+}
+
+int
+txn_next(struct txn *t)
+{
+	return end(t, true);
 }
 
 /* Quietly remove what staging left: temps first, then the journal. */

@@ -153,6 +153,14 @@ int txn_commit(struct txn *t);
 int txn_end(struct txn *t);
 
 /*
+ * As txn_end(), but keep the lock and make 't' a new, empty transaction to
+ * stage and commit (undoing a change whose post-change checks failed,
+ * without letting another run in between). On error the lock is released
+ * as by txn_end().
+ */
+int txn_next(struct txn *t);
+
+/*
  * Give up: remove the staged temporary files and the journal, release the
  * lock. After a txn_commit() that was not ended, the journal is kept so that
  * the next run reports the change for recording. Best effort; never fails.

@@ -1,0 +1,203 @@
+/*
+ * cli/change_probe.c - the endpoints the device depends on, checked around
+ * a change: each "probe = host:port" of the configuration against each
+ * store of the change, and the EST server against its trust anchor. A
+ * change fails its check when it breaks one that validated before it: an
+ * endpoint already broken is reported, not blamed on the change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/path.h"
+#include "change.h"
+#include "probe.h"
+
+struct change_probe_state {
+	char **what; /* "host:port against /store" */
+	bool *ok;
+	size_t n;
+};
+
+/* "host:port" of an https URL, or NULL. */
+static char *
+url_hostport(const char *url)
+{
+	const char *h, *end;
+
+	if (url == NULL || strncmp(url, "https://", 8) != 0)
+		return NULL;
+	h = url + 8;
+	end = h + strcspn(h, "/?#");
+	if (memchr(h, '@', (size_t)(end - h)) != NULL)
+		return NULL;
+	if (*h == '[' ? memchr(h, ']', (size_t)(end - h)) != NULL &&
+	            ((const char *)memchr(h, ']', (size_t)(end - h)))[1] == ':'
+	              : memchr(h, ':', (size_t)(end - h)) != NULL)
+		return tf_strndup(h, (size_t)(end - h));
+	return tf_asprintf("%.*s:443", (int)(end - h), h);
+}
+
+static void
+state_release(struct change_probe_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		free(st->what[i]);
+	free(st->what);
+	free(st->ok);
+	st->what = NULL;
+	st->ok = NULL;
+	st->n = 0;
+}
+
+static void
+add_line(struct change *ch, const char *line)
+{
+	ch->probes = tf_realloc(ch->probes, (ch->nprobes + 1) * sizeof(char *));
+	ch->probes[ch->nprobes++] = tf_strdup(line);
+}
+
+/* One endpoint against one store (or anchor file): a verdict and a line. */
+static bool
+probe_one(struct cli *cli, const char *hostport, const char *store, char **line)
+{
+	struct probe_anchors an = { 0 };
+	struct probe_result r = { 0 };
+	char *host = tf_hostpath(&cli->ctx, store);
+	bool ok = false;
+
+	if (probe_anchors_read(&an, &cli->ctx, store, NULL, NULL) != 0) {
+		*line = tf_asprintf("%s against %s: cannot read the store: %s", hostport, host,
+		    cli->ctx.errmsg);
+		tf_error_clear(&cli->ctx);
+	} else if (probe_endpoint(&cli->ctx, hostport, NULL, 0, an.v, an.n, &r) != 0) {
+		*line = tf_asprintf("%s: %s", hostport, cli->ctx.errmsg);
+		tf_error_clear(&cli->ctx);
+	} else {
+		ok = r.verdict == PROBE_OK;
+		*line = tf_asprintf("%s against %s: %s%s%s", hostport, host,
+		    probe_verdict_name(r.verdict), r.message ? ": " : "",
+		    r.message ? r.message : "");
+	}
+	probe_result_release(&r);
+	probe_anchors_release(&an);
+	free(host);
+	return ok;
+}
+
+/* Every probe of the configuration against every store of the scope. */
+static void
+probe_all(struct cli *cli, const struct change_scope *scope, struct change_probe_state *st,
+    struct change *ch)
+{
+	const struct tf_config *cfg = cli->ctx.cfg;
+	char *est = url_hostport(cfg->est_server), *line;
+	size_t i, k;
+
+	for (i = 0; i < cfg->nprobes; i++) {
+		for (k = 0; k < scope->n; k++) {
+			bool ok = probe_one(cli, cfg->probes[i], scope->v[k], &line);
+
+			st->what = tf_realloc(st->what, (st->n + 1) * sizeof(char *));
+			st->ok = tf_realloc(st->ok, (st->n + 1) * sizeof(bool));
+			st->what[st->n] = tf_asprintf("%s %s", cfg->probes[i], scope->v[k]);
+			st->ok[st->n++] = ok;
+			if (ch != NULL)
+				add_line(ch, line);
+			free(line);
+		}
+	}
+	if (est != NULL && cfg->est_ca_file != NULL) {
+		bool ok = probe_one(cli, est, cfg->est_ca_file, &line);
+
+		st->what = tf_realloc(st->what, (st->n + 1) * sizeof(char *));
+		st->ok = tf_realloc(st->ok, (st->n + 1) * sizeof(bool));
+		st->what[st->n] = tf_asprintf("%s %s", est, cfg->est_ca_file);
+		st->ok[st->n++] = ok;
+		if (ch != NULL)
+			add_line(ch, line);
+		free(line);
+	}
+	free(est);
+}
+
+bool
+change_has_probes(const struct cli *cli)
+{
+	const struct tf_config *cfg = cli->ctx.cfg;
+
+	return cfg->nprobes > 0 || (cfg->est_server != NULL && cfg->est_ca_file != NULL);
+}
+
+struct change_probe_state *
+change_probe_before(struct cli *cli, const struct change_scope *scope)
+{
+	struct change_probe_state *st = tf_calloc(1, sizeof(*st));
+
+	if (change_has_probes(cli))
+		probe_all(cli, scope, st, NULL);
+	return st;
+}
+
+bool
+change_probe_after(struct cli *cli, const struct change_scope *scope,
+    const struct change_probe_state *before, struct change *ch)
+{
+	struct change_probe_state now = { 0 };
+	bool failed = false;
+	size_t i, first = ch->nprobes;
+
+	if (!change_has_probes(cli))
+		return false;
+	probe_all(cli, scope, &now, ch);
+	for (i = 0; i < now.n; i++) {
+		/* the same probes in the same order as before */
+		bool was_ok = before != NULL && i < before->n && before->ok[i];
+
+		if (was_ok && !now.ok[i]) {
+			char *l = tf_asprintf("%s (it validated before the change)",
+			    ch->probes[first + i]);
+
+			free(ch->probes[first + i]);
+			ch->probes[first + i] = l;
+			if (!failed && ch->failure == NULL)
+				ch->failure = tf_asprintf("probe %s", l);
+			failed = true;
+		}
+	}
+	state_release(&now);
+	return failed;
+}
+
+void
+change_probe_list(struct cli *cli, const struct change_scope *scope, struct change *ch)
+{
+	const struct tf_config *cfg = cli->ctx.cfg;
+	char *est = url_hostport(cfg->est_server), *line;
+	size_t i, k;
+
+	for (i = 0; i < cfg->nprobes; i++)
+		for (k = 0; k < scope->n; k++) {
+			line = tf_asprintf("%s against %s: would be checked", cfg->probes[i],
+			    scope->v[k]);
+			add_line(ch, line);
+			free(line);
+		}
+	if (est != NULL && cfg->est_ca_file != NULL) {
+		line = tf_asprintf("%s against %s: would be checked", est, cfg->est_ca_file);
+		add_line(ch, line);
+		free(line);
+	}
+	free(est);
+}
+
+void
+change_probe_state_free(struct change_probe_state *st)
+{
+	if (st == NULL)
+		return;
+	state_release(st);
+	free(st);
+}
