@@ -374,7 +374,9 @@ change_steps(struct remediate *r, const struct change *ch, const char *id, int r
 	        : r->o.dry_run                                                 ? "planned"
 	        : ch->failure != NULL && strncmp(ch->failure, "probe", 5) == 0 ? "failed"
 	                                                                       : "ok",
-	    list != NULL ? list : tf_strdup("no probes configured"));
+	    list != NULL                     ? list
+	        : !change_has_probes(r->cli) ? tf_strdup("no probes configured")
+	                                     : tf_strdup("no change: nothing to check"));
 	if (ch->failure != NULL && *id)
 		step(r, "rollback", ch->undo_id[0] ? "done" : "failed",
 		    ch->undo_id[0] ? tf_asprintf("everything undone as change %.12s: %s",
