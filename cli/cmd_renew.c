@@ -37,6 +37,7 @@ struct renew_run {
 	const char *cmd; /* "renew" or "enroll" */
 	bool enroll;     /* the enroll command */
 	bool force, check;
+	bool serverkeygen; /* --server-keygen: the server makes the key */
 	struct est_cli e;
 	struct change_opts o;
 	char *cert_abs, *key_abs, *chain_abs;
@@ -130,6 +131,8 @@ record_side(struct change *ch, const char *side, const struct cert_facts *f)
 static const char *
 op_name(const struct renew_run *r)
 {
+	if (r->serverkeygen)
+		return "serverkeygen";
 	return r->reenroll ? "simplereenroll" : "simpleenroll";
 }
 
@@ -200,6 +203,7 @@ enroll_wait(struct renew_run *r, bool reenroll, long *status)
 		cfg.client_key_pem = boot_key;
 	}
 	req.reenroll = reenroll;
+	req.serverkeygen = r->serverkeygen;
 	req.key_type = r->e.type;
 	req.old_cert = r->old;
 	req.subject = r->e.subject;
@@ -621,6 +625,7 @@ run_renew(struct cli *cli, const char *cmd, int argc, char **argv, bool enroll)
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "server-keygen", no_argument, NULL, 'K' },
 		EST_LONG_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		CHANGE_LONG_OPTIONS,
@@ -642,6 +647,9 @@ run_renew(struct cli *cli, const char *cmd, int argc, char **argv, bool enroll)
 		switch (c) {
 		case 'f':
 			r.force = true;
+			break;
+		case 'K':
+			r.serverkeygen = true;
 			break;
 		case 'C':
 			if (enroll) {

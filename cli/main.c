@@ -72,7 +72,8 @@ static const struct command commands[] = {
 	    "  (--username, --password-file) and/or a manufacturer certificate\n"
 	    "  (--bootstrap-cert, --bootstrap-key); subject and SANs from --subject and --san.\n"
 	    "  A new key, certificate and chain are installed as one change.\n"
-	    "  --force                enroll when a valid certificate is there\n" EST_USAGE
+	    "  --force                enroll when a valid certificate is there\n"
+	    "  --server-keygen        let the server make the key (/serverkeygen)\n" EST_USAGE
 	        CHANGE_USAGE "\n"
 	    "Exit status: 0 enrolled (or planned, with --dry-run), 3 a valid certificate is\n"
 	    "installed already, 2 usage or configuration error, 4 the issued certificate was\n"
@@ -194,7 +195,10 @@ static const struct command commands[] = {
 	    "  /var/lib/trustfix/pending/ and the next run resumes it. --dry-run contacts\n"
 	    "  nothing.\n"
 	    "  --check                only say whether renewal is due (exit 1) or not (0)\n"
-	    "  --force                renew even when not due\n" EST_USAGE CHANGE_USAGE "\n"
+	    "  --force                renew even when not due\n"
+	    "  --server-keygen        let the server make the key (/serverkeygen); it is\n"
+	    "                         written 0600 and kept out of the log like any key\n" EST_USAGE
+	        CHANGE_USAGE "\n"
 	    "Exit status: 0 renewed (or planned, with --dry-run), 1 due (--check), 3 not due,\n"
 	    "2 usage or configuration error, 4 the issued certificate was refused, 5 network\n"
 	    "or server error (or still pending after --max-wait), 8 locked." },

@@ -122,4 +122,23 @@ grep -F -f "$T/needles" "$T/canary.log" >/dev/null
 ok $((! $?)) "canary: not in the server's log"
 est_stop canary
 
+# --server-keygen: the server makes the key; it is written 0600 and kept
+# out of the log like any key
+est_start keygen
+cp "$R$KEY" "$T/before-keygen.key"
+tfe renew --force --server-keygen
+is "$rc" 0 "renew --server-keygen: exit 0"
+like "$T/keygen.log" 'POST /.well-known/est/serverkeygen 200' "--server-keygen: /serverkeygen"
+is "$(mode "$R$KEY")" 600 "--server-keygen: the key file is 0600"
+is "$(spki "$R$CERT")" "$(keyspki "$R$KEY")" "--server-keygen: the key is the certificate's"
+audit_objects "$R" >"$T/objects"
+unlike "$T/objects" 'PRIVATE KEY' "--server-keygen: no private key in any audit object"
+agit "$R" log -1 --format=%B >"$T/msg"
+like "$T/msg" '^Trustfix-EST-Operation: serverkeygen$' "--server-keygen: the operation is recorded"
+tf --root "$R" rollback
+is "$rc" 0 "rollback of the server-made key"
+cmp -s "$R$KEY" "$T/before-keygen.key"
+ok $? "rollback: the previous key is back byte for byte"
+est_stop keygen
+
 done_testing
