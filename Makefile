@@ -108,8 +108,8 @@ asan: deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 check-run
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/demo $(abspath $(TRUSTFIX_BIN))
+	@$(MAKE) --no-print-directory all $(BUILD)/tools/est-server
+	@TF_TOOLS=$(abspath $(BUILD)/tools) scripts/demo $(abspath $(TRUSTFIX_BIN))
 
 FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

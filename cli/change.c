@@ -27,6 +27,9 @@
 #include "output.h"
 #include "statcache.h"
 
+/* Drift of up to this many files is looked up file by file: new, or changed. */
+#define NEW_CHECK_MAX 4096
+
 static const char *
 operator_name(const struct change_opts *o)
 {
@@ -180,7 +183,7 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 	struct sc_change *files = NULL;
 	char head[41], id[41], *list = NULL, (*ids)[41] = NULL;
 	bool empty;
-	size_t i, nrecorded = 0;
+	size_t i, nrecorded = 0, nnew = 0;
 	int rc;
 
 	if ((rc = audit_head(head, &empty, a)) != 0 ||
@@ -192,21 +195,55 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 			statcache_apply(sc, NULL, 0, head);
 		goto keep;
 	}
+	/* name only the stores (or files) of the scope that hold drift */
 	for (i = 0; i < nscope; i++) {
-		char *l = tf_asprintf("%s%s%s", list ? list : "", list ? ", " : "", scope[i]);
+		size_t k, n = strlen(scope[i]);
+		char *l;
 
+		for (k = 0; k < drift.nfiles; k++)
+			if (strncmp(drift.files[k].path, scope[i], n) == 0 &&
+			    (drift.files[k].path[n] == '\0' || drift.files[k].path[n] == '/'))
+				break;
+		if (k == drift.nfiles)
+			continue;
+		l = tf_asprintf("%s%s%s", list ? list : "", list ? ", " : "", scope[i]);
 		free(list);
 		list = l;
 	}
-	if (nrecorded == 0) {
+	if (list == NULL)
+		list = tf_strdup(drift.files[0].path);
+	/* files seen for the first time (a store new to the log) are no drift */
+	if (nrecorded > 0 && drift.nfiles <= NEW_CHECK_MAX && !empty) {
+		for (i = 0; i < drift.nfiles && rc == 0; i++) {
+			void *data = NULL;
+			size_t len;
+			unsigned mode;
+			bool exists = true;
+
+			if (drift.files[i].kind != TS_OP_REMOVE)
+				rc = audit_read_file(&data, &len, &mode, &exists, a, head,
+				    drift.files[i].path + strspn(drift.files[i].path, "/"));
+			free(data);
+			nnew += !exists;
+		}
+		if (rc == TF_EINVALID) {
+			/* a file where the log has a folder: drift */
+			tf_error_clear(&cli->ctx);
+			rc = 0;
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (nrecorded == 0 || nnew == drift.nfiles) {
 		drift.subject_line = tf_asprintf("record the state of %s", list);
 		drift.body = tf_strdup("the files as they were before trustfix changed them\n");
 		change_add_trailer(&drift, "Trustfix-Baseline", "yes");
 	} else {
 		drift.subject_line = tf_asprintf("external change detected in %s", list);
 		drift.body = tf_asprintf("%zu file%s changed outside trustfix since the last "
-		                         "recorded change\n",
-		    drift.nfiles, drift.nfiles == 1 ? "" : "s");
+		                         "recorded change%s\n",
+		    drift.nfiles - nnew, drift.nfiles - nnew == 1 ? "" : "s",
+		    nnew > 0 ? "; the others are recorded for the first time" : "");
 		change_add_trailer(&drift, "Trustfix-Drift", "yes");
 	}
 	{
@@ -222,7 +259,7 @@ sync_scope(struct cli *cli, struct audit *a, const struct change_opts *o, char *
 	files = cache_changes(cli, a, &drift, ids);
 	tf_error_clear(&cli->ctx);
 	statcache_apply(sc, files, drift.nfiles, id);
-	if (nrecorded > 0 && cli->ctx.verbosity >= 0)
+	if (nrecorded > 0 && nnew < drift.nfiles && cli->ctx.verbosity >= 0)
 		fprintf(stderr, "trustfix: external change detected in %s: recorded as %.12s\n",
 		    list, id);
 keep:

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../audit/vault.h"
 #include "../core/path.h"
 #include "change.h"
 #include "probe.h"
@@ -65,7 +66,7 @@ probe_one(struct cli *cli, const char *hostport, const char *store, char **line)
 {
 	struct probe_anchors an = { 0 };
 	struct probe_result r = { 0 };
-	char *host = tf_hostpath(&cli->ctx, store);
+	const char *host = store; /* as the device names it */
 	bool ok = false;
 
 	if (probe_anchors_read(&an, &cli->ctx, store, NULL, NULL) != 0) {
@@ -83,26 +84,75 @@ probe_one(struct cli *cli, const char *hostport, const char *store, char **line)
 	}
 	probe_result_release(&r);
 	probe_anchors_release(&an);
-	free(host);
 	return ok;
 }
 
-/* Every probe of the configuration against every store of the scope. */
+/* Whether 'path' is the client's certificate, key or chain, or trustfix's own file. */
+static bool
+is_not_a_store(struct cli *cli, const char *path)
+{
+	const struct tf_config *cfg = cli->ctx.cfg;
+	const char *own[] = { cfg->client_cert, cfg->client_chain, cfg->est_ca_file };
+	size_t i;
+
+	if (vault_is_key_path(&cli->ctx, path) || strncmp(path, "/var/lib/trustfix/", 18) == 0 ||
+	    strncmp(path, "/etc/trustfix/", 14) == 0)
+		return true;
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		char *p;
+		bool same;
+
+		if (own[i] == NULL)
+			continue;
+		p = change_abspath(cli, own[i]);
+		same = strcmp(p, path) == 0;
+		free(p);
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The trust stores a device's TLS clients use: the stores of the
+ * configuration and those of the change (named with --store), never the
+ * client's own files or trustfix's.
+ */
+static void
+stores_of(struct cli *cli, const struct change_scope *scope, struct change_scope *out)
+{
+	const struct tf_config *cfg = cli->ctx.cfg;
+	size_t i;
+
+	for (i = 0; i < cfg->nstores; i++) {
+		char *p = change_abspath(cli, cfg->stores[i].path);
+
+		change_scope_add(out, p);
+		free(p);
+	}
+	for (i = 0; i < scope->n; i++)
+		if (!is_not_a_store(cli, scope->v[i]))
+			change_scope_add(out, scope->v[i]);
+}
+
+/* Every probe of the configuration against every store. */
 static void
 probe_all(struct cli *cli, const struct change_scope *scope, struct change_probe_state *st,
     struct change *ch)
 {
 	const struct tf_config *cfg = cli->ctx.cfg;
+	struct change_scope stores = { 0 };
 	char *est = url_hostport(cfg->est_server), *line;
 	size_t i, k;
 
+	stores_of(cli, scope, &stores);
 	for (i = 0; i < cfg->nprobes; i++) {
-		for (k = 0; k < scope->n; k++) {
-			bool ok = probe_one(cli, cfg->probes[i], scope->v[k], &line);
+		for (k = 0; k < stores.n; k++) {
+			bool ok = probe_one(cli, cfg->probes[i], stores.v[k], &line);
 
 			st->what = tf_realloc(st->what, (st->n + 1) * sizeof(char *));
 			st->ok = tf_realloc(st->ok, (st->n + 1) * sizeof(bool));
-			st->what[st->n] = tf_asprintf("%s %s", cfg->probes[i], scope->v[k]);
+			st->what[st->n] = tf_asprintf("%s %s", cfg->probes[i], stores.v[k]);
 			st->ok[st->n++] = ok;
 			if (ch != NULL)
 				add_line(ch, line);
@@ -121,6 +171,7 @@ probe_all(struct cli *cli, const struct change_scope *scope, struct change_probe
 		free(line);
 	}
 	free(est);
+	change_free_list(stores.v, stores.n);
 }
 
 bool
@@ -175,16 +226,19 @@ void
 change_probe_list(struct cli *cli, const struct change_scope *scope, struct change *ch)
 {
 	const struct tf_config *cfg = cli->ctx.cfg;
+	struct change_scope stores = { 0 };
 	char *est = url_hostport(cfg->est_server), *line;
 	size_t i, k;
 
+	stores_of(cli, scope, &stores);
 	for (i = 0; i < cfg->nprobes; i++)
-		for (k = 0; k < scope->n; k++) {
+		for (k = 0; k < stores.n; k++) {
 			line = tf_asprintf("%s against %s: would be checked", cfg->probes[i],
-			    scope->v[k]);
+			    stores.v[k]);
 			add_line(ch, line);
 			free(line);
 		}
+	change_free_list(stores.v, stores.n);
 	if (est != NULL && cfg->est_ca_file != NULL) {
 		line = tf_asprintf("%s against %s: would be checked", est, cfg->est_ca_file);
 		add_line(ch, line);

@@ -41,6 +41,7 @@ struct remediate {
 	const char *bundle_ca;  /* --bundle-ca-file, for an https URL */
 	struct bundle_verify_opts vo;
 	bool no_renew, force_renew;
+	bool renewing; /* a renewal is part of the change (or, dry run, would be) */
 	struct est_cli e;
 	/* what the run found and planned */
 	struct bundle *b;
@@ -97,7 +98,8 @@ static char *
 inspect_store(struct remediate *r, const char *store, const struct tf_policy *pol, bool *bad)
 {
 	struct probe_anchors an = { 0 };
-	char *out = NULL, *host = tf_hostpath(&r->cli->ctx, store), *next;
+	const char *host = store; /* as the device names it */
+	char *out = NULL, *next;
 	bool *have_req;
 	size_t i, k, ndecom = 0, nmissing = 0;
 
@@ -105,7 +107,6 @@ inspect_store(struct remediate *r, const char *store, const struct tf_policy *po
 		out = tf_asprintf("%s: cannot be read: %s", host, r->cli->ctx.errmsg);
 		tf_error_clear(&r->cli->ctx);
 		*bad = true;
-		free(host);
 		return out;
 	}
 	have_req = tf_calloc(pol->nrequired ? pol->nrequired : 1, sizeof(bool));
@@ -137,7 +138,6 @@ inspect_store(struct remediate *r, const char *store, const struct tf_policy *po
 	*bad = *bad || ndecom > 0 || nmissing > 0;
 	free(have_req);
 	probe_anchors_release(&an);
-	free(host);
 	return out;
 }
 
@@ -346,7 +346,11 @@ change_steps(struct remediate *r, const struct change *ch, const char *id, int r
 			        : *id                   ? "done"
 			        : rc == TF_EXIT_NOTHING ? "nothing to do"
 			                                : "failed",
-			    r->o.dry_run ? tf_asprintf("%zu files", ch->nfiles)
+			    r->o.dry_run
+			        ? tf_asprintf("%zu files%s", ch->nfiles,
+			              r->renewing ? ", and the client's key, certificate and chain "
+			                            "once the new certificate is obtained"
+			                          : "")
 			        : *id
 			        ? tf_asprintf("%zu files, recorded as change %.12s", ch->nfiles, id)
 			        : tf_strdup(rc < 0 ? r->cli->ctx.errmsg : ""));
@@ -479,6 +483,7 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 		                         : "no client certificate with an EST server "
 		                           "in the configuration"));
 	} else if (r.o.dry_run) {
+		r.renewing = true;
 		step(&r, "renew", "planned", renew_describe(r.renew));
 	} else if ((rc = renew_obtain(r.renew)) != 0) {
 		step(&r, "renew", "failed", tf_strdup(cli->ctx.errmsg));
