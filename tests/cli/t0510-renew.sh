@@ -132,6 +132,16 @@ is "$(tr -d '\n' <"$T/err" | tr -d '[:print:]' | wc -c)" 0 "500: the message is 
 is "$(fast_tree_sum "$R")" "$sum" "500: nothing changed in the root"
 est_stop f500
 
+# a hostile message: escapes, a bell and a C1 byte never reach the terminal raw
+est_start f500h --fault-500-body "$(printf 'disk \033[31mfull\007 \233 now')"
+tfe renew --force
+is "$rc" 5 "500 with control bytes: exit 5"
+like "$T/err" 'disk \\x1b\[31mfull\\x07' "the message is there, escaped"
+is "$(tr -d '\n' <"$T/err" | LC_ALL=C tr -d '\040-\176' | wc -c)" 0 \
+    "500 with control bytes: only printable ASCII on stderr"
+is "$(fast_tree_sum "$R")" "$sum" "500 with control bytes: nothing changed"
+est_stop f500h
+
 for f in other-ca wrong-key; do
 	est_start "$f" "--fault-$f"
 	sum=$(fast_tree_sum "$R")

@@ -505,7 +505,8 @@ op_enroll(struct conn *c, struct req *r, enum op op, const char **note)
 		goto out;
 	}
 	if (s->fault_500) {
-		status = http_error(c, r, 500, NULL, "internal error (fault)");
+		status = http_error(c, r, 500, NULL,
+		    s->fault_500_body != NULL ? s->fault_500_body : "internal error (fault)");
 		goto out;
 	}
 	if (s->fault_hang) {

@@ -30,6 +30,7 @@ struct srv {
 	char *password;
 	const char *csrattrs;
 	const char *retry_after;
+	const char *fault_500_body; /* --fault-500-body: the text of the 500, as given */
 	int auth;
 	long nb_offset, na_offset;
 	int fault_202;

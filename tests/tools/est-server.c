@@ -63,7 +63,8 @@ usage(void)
 	      "  EST:    [--label NAME] [--auth none|cert|basic|both] [--user NAME]\n"
 	      "          [--password-file F] [--csrattrs LIST] [--require-pop]\n"
 	      "          [--check-pop-if-present] [--require-challenge-401] [--strict-body]\n"
-	      "  faults: [--fault-202 N [--retry-after VALUE|none]] [--fault-500]\n"
+	      "  faults: [--fault-202 N [--retry-after VALUE|none]] [--fault-500 [--fault-500-body "
+	      "TEXT]]\n"
 	      "          [--fault-401-reenroll] [--fault-garbage] [--fault-b64-nonl]\n"
 	      "          [--fault-b64-crlf] [--fault-no-cte] [--fault-wrong-ctype] [--fault-hang]\n"
 	      "          [--fault-drip] [--fault-wrong-key] [--fault-other-ca]\n"
@@ -293,6 +294,7 @@ enum {
 	O_F202,
 	O_RETRY_AFTER,
 	O_F500,
+	O_F500_BODY,
 	O_F401,
 	O_GARBAGE,
 	O_NONL,
@@ -326,6 +328,7 @@ static const struct option longopts[] = {
 	{ "fault-202", required_argument, NULL, O_F202 },
 	{ "fault-401-reenroll", no_argument, NULL, O_F401 },
 	{ "fault-500", no_argument, NULL, O_F500 },
+	{ "fault-500-body", required_argument, NULL, O_F500_BODY },
 	{ "fault-b64-crlf", no_argument, NULL, O_CRLF },
 	{ "fault-b64-nonl", no_argument, NULL, O_NONL },
 	{ "fault-cacerts", no_argument, NULL, O_FCACERTS },
@@ -491,6 +494,10 @@ main(int argc, char **argv)
 			break;
 		case O_F500:
 			s.fault_500 = true;
+			break;
+		case O_F500_BODY:
+			s.fault_500 = true;
+			s.fault_500_body = optarg;
 			break;
 		case O_F401:
 			s.fault_401_reenroll = true;
