@@ -3,13 +3,13 @@
  * trustfix runs with.
  */
 #include <archive.h>
-#include <curl/curl.h>
 #include <git2.h>
 #include <jansson.h>
 #include <stdio.h>
 
 #include <openssl/crypto.h>
 
+#include "../renew/renew.h"
 #include "cli.h"
 
 #ifndef TF_INIH_VERSION
@@ -27,7 +27,7 @@ cmd_version(struct cli *cli, int argc, char **argv)
 	git_libgit2_version(&major, &minor, &rev);
 	printf("trustfix %s\n", TF_VERSION);
 	printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
-	printf("  libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+	printf("  libcurl %s\n", http_library_version());
 	printf("  %s\n", archive_version_string());
 	printf("  libgit2 %d.%d.%d\n", major, minor, rev);
 	printf("  jansson %s\n", jansson_version_str());

@@ -216,6 +216,20 @@ void est_result_free(struct est_result *r);
  */
 int est_key_write(struct tf_ctx *ctx, int dirfd, const char *name, const char *pem, size_t len);
 
+/*
+ * GET the https:// URL 'url' into memory (*out, *len; the caller frees
+ * *out): the server verified against 'ca_file' (NULL: the system's CAs),
+ * redirects followed to https:// only, at most 'max' bytes ('what' names
+ * the content in the message when it is larger). Returns 0, or TF_EUSAGE
+ * (not https://), TF_EREFUSED (the server does not verify, too large),
+ * TF_ENET, with the message set.
+ */
+int http_fetch(struct tf_ctx *ctx, const char *url, const char *ca_file, size_t max,
+    const char *what, unsigned char **out, size_t *len);
+
+/* The version of libcurl in use, for "trustfix version". */
+const char *http_library_version(void);
+
 /* Wipe (OPENSSL_cleanse) and free a secret buffer of 'len' bytes; NULL is a no-op. */
 void est_secret_free(void *p, size_t len);
 
