@@ -53,22 +53,13 @@ struct remediate {
 	long t0;
 };
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Record a step and, on the table output, say it as it happens. */
 static void
 step(struct remediate *r, const char *name, const char *outcome, char *detail)
 {
 	struct cli *cli = r->cli;
 	struct step *s;
-	long t = now_ms();
+	long t = tf_monotonic_ms();
 
 	if (r->nsteps == sizeof(r->steps) / sizeof(r->steps[0])) {
 		free(detail);
@@ -413,7 +404,7 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.cli = cli;
-	r.t0 = now_ms();
+	r.t0 = tf_monotonic_ms();
 	est_cli_init(&r.e);
 	while ((c = getopt_long(argc, argv, ":nqvh", opts, NULL)) != -1) {
 		switch (c) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -247,4 +248,13 @@ tf_unhex(unsigned char *out, size_t len, const char *hex)
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return hex[2 * len] == '\0' ? 0 : -1;
+}
+
+long
+tf_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

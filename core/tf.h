@@ -58,6 +58,9 @@ struct tf_ctx {
 };
 
 void tf_ctx_init(struct tf_ctx *ctx);
+
+/* Milliseconds of the monotonic clock, for durations and deadlines. */
+long tf_monotonic_ms(void);
 int tf_ctx_set_root(struct tf_ctx *ctx, const char *root);
 void tf_ctx_release(struct tf_ctx *ctx);
 

@@ -44,15 +44,6 @@ struct hooks_result {
 	int timeout;
 };
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the child ---- */
 
 /* Close every descriptor from 'lo' up, but 'keep'. */
@@ -233,7 +224,7 @@ static void
 supervise(struct hook_run *h, pid_t pid, int *in, int *out, int *err, const char *input,
     size_t inlen, long timeout_ms)
 {
-	long start = now_ms(), deadline = start + timeout_ms, kill_at = 0;
+	long start = tf_monotonic_ms(), deadline = start + timeout_ms, kill_at = 0;
 	size_t sent = 0;
 	bool exited = false, is_reaped = false;
 	int pidfd = pidfd_open_(pid);
@@ -262,7 +253,7 @@ supervise(struct hook_run *h, pid_t pid, int *in, int *out, int *err, const char
 			p[np] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 			pfd = (int)np++;
 		}
-		t = now_ms();
+		t = tf_monotonic_ms();
 		wait_ms = (kill_at != 0 ? kill_at : deadline) - t;
 		if (wait_ms < 0)
 			wait_ms = 0;
@@ -308,7 +299,7 @@ supervise(struct hook_run *h, pid_t pid, int *in, int *out, int *err, const char
 		}
 		if (is_reaped && kill(-pid, 0) == -1 && errno == ESRCH)
 			break;
-		t = now_ms();
+		t = tf_monotonic_ms();
 		if (kill_at == 0 && t >= deadline) {
 			h->timed_out = true;
 			kill(-pid, SIGTERM);
@@ -327,7 +318,7 @@ supervise(struct hook_run *h, pid_t pid, int *in, int *out, int *err, const char
 		capture_read(&h->err, *err);
 	while (!is_reaped && waitpid(pid, &h->status, 0) == -1 && errno == EINTR)
 		;
-	h->duration_ms = now_ms() - start;
+	h->duration_ms = tf_monotonic_ms() - start;
 	close_fd(in);
 	close_fd(out);
 	close_fd(err);
