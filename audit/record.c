@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <git2/sys/commit.h>
+
 #include "internal.h"
 
 #define PATH_MAX_LEN 4096
@@ -404,7 +406,7 @@ build_message(struct audit *a, const struct audit_change *ch, const char *operat
  * the place of a folder (or the reverse) replaces all of it.
  */
 static int
-build_tree(struct audit *a, git_oid *out, git_tree *base, struct item *items, size_t n)
+build_tree(struct audit *a, git_oid *out, const git_oid *base, struct item *items, size_t n)
 {
 	struct audit_tree_edit *edits = tf_calloc(n ? n : 1, sizeof(*edits));
 	const struct audit_file *f;
@@ -427,7 +429,7 @@ build_tree(struct audit *a, git_oid *out, git_tree *base, struct item *items, si
 		k++;
 	}
 	if (rc == 0)
-		rc = audit_tree_edit(out, a, base != NULL ? git_tree_id(base) : NULL, edits, k);
+		rc = audit_tree_edit(out, a, base, edits, k);
 	free(edits);
 	return rc;
 }
@@ -497,8 +499,7 @@ audit_record(char id_out[41], struct audit *a, const struct audit_file *files, s
 	struct item *items = NULL;
 	git_signature *sig = NULL;
 	git_commit *parent = NULL;
-	git_tree *base = NULL, *tree = NULL;
-	const git_commit *parents[1];
+	const git_oid *parents[1];
 	git_oid tree_id, commit_id;
 	size_t i;
 	int gerr, rc;
@@ -523,19 +524,17 @@ audit_record(char id_out[41], struct audit *a, const struct audit_file *files, s
 	    (rc = make_signature(a, ch, op.p, &sig)) != 0 ||
 	    (rc = audit_head_commit(&parent, a)) != 0)
 		goto out;
-	if (parent != NULL && (gerr = git_commit_tree(&base, parent)) < 0) {
-		rc = audit_git_error(a, gerr, TF_EIO, "cannot read the last tree of '%s'", a->path);
+	/*
+	 * Trees by id only: a tree object parsed is every entry of the folder
+	 * (100,000 in a big hashed directory), and neither the old tree nor the
+	 * new one needs its entries here.
+	 */
+	if ((rc = build_tree(a, &tree_id, parent != NULL ? git_commit_tree_id(parent) : NULL, items,
+	         n)) != 0)
 		goto out;
-	}
-	if ((rc = build_tree(a, &tree_id, base, items, n)) != 0)
-		goto out;
-	if ((gerr = git_tree_lookup(&tree, a->repo, &tree_id)) < 0) {
-		rc = audit_git_error(a, gerr, TF_EIO, "cannot read back the tree of the change");
-		goto out;
-	}
-	parents[0] = parent;
-	if ((gerr = git_commit_create(&commit_id, a->repo, NULL, sig, sig, NULL, msg.p, tree,
-	         parent != NULL ? 1 : 0, parents)) < 0) {
+	parents[0] = parent != NULL ? git_commit_id(parent) : NULL;
+	if ((gerr = git_commit_create_from_ids(&commit_id, a->repo, NULL, sig, sig, NULL, msg.p,
+	         &tree_id, parent != NULL ? 1 : 0, parents)) < 0) {
 		rc = audit_git_error(a, gerr, TF_EIO, "cannot record the change in '%s'", a->path);
 		goto out;
 	}
@@ -548,8 +547,6 @@ audit_record(char id_out[41], struct audit *a, const struct audit_file *files, s
 	rc = 0;
 out:
 	audit_objects_discard(a);
-	git_tree_free(tree);
-	git_tree_free(base);
 	git_commit_free(parent);
 	git_signature_free(sig);
 	audit_buf_release(&msg);

@@ -10,6 +10,7 @@
  * or names a head the log has moved past, which makes the scan walk the
  * log's tree instead); so losing it costs time, never a missed change.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -168,12 +169,12 @@ static uint64_t
 get_u64(struct rbuf *r)
 {
 	const unsigned char *p = take(r, 8);
-	uint64_t v = 0;
-	int i;
+	uint64_t v;
 
-	for (i = 7; p != NULL && i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	if (p == NULL)
+		return 0;
+	memcpy(&v, p, 8); /* one load, not eight: a big store has a million of these */
+	return le64toh(v);
 }
 
 /* A length-prefixed string into buf (NUL-terminated); false when malformed. */
