@@ -96,6 +96,13 @@ est_stop boot
 CANARY=canary-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$CANARY" >"$T/canary.pw"
 est_start canary --auth basic --user alice --password-file "$T/canary.pw"
+# a hook that keeps everything it is told: environment, context file, stdin
+mkdir -p "$R/etc/trustfix/hooks/post-change.d"
+cat >"$R/etc/trustfix/hooks/post-change.d/10-dump" <<EOF
+#!/bin/sh
+{ env; cat "\$TRUSTFIX_CONTEXT"; cat; } >>"$T/hookdump"
+EOF
+chmod +x "$R/etc/trustfix/hooks/post-change.d/10-dump"
 : >"$T/all.out"
 for cmd in "enroll --force --subject CN=device-2,O=canary" "renew --force" "renew --force --json"; do
 	# shellcheck disable=SC2086
@@ -111,6 +118,10 @@ grep -v '^$' "$T/keylines" >>"$T/needles"
 is "$(grep -c . "$T/needles")" 4 "canary: the password and three keys to look for"
 grep -F -f "$T/needles" "$T/all.out" >/dev/null
 ok $((! $?)) "canary: not in stdout or stderr"
+[ -s "$T/hookdump" ]
+ok $? "canary: the hook ran and kept what it was told"
+grep -F -f "$T/needles" "$T/hookdump" >/dev/null
+ok $((! $?)) "canary: not in the hook's environment, context file or stdin"
 audit_objects "$R" | grep -F -f "$T/needles" >/dev/null
 ok $((! $?)) "canary: not in any audit object"
 [ ! -e "$R/var/lib/trustfix/journal" ] || ! grep -F -f "$T/needles" "$R/var/lib/trustfix/journal" >/dev/null
