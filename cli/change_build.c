@@ -323,15 +323,45 @@ count_blocks(const char *buf, size_t len)
 	return n;
 }
 
+struct read_certs {
+	unsigned char ***der;
+	size_t **len;
+	size_t *n;
+	size_t got;
+};
+
+/* Keep one certificate block that decodes, as DER. */
+static void
+keep_cert(const unsigned char *d, size_t dlen, void *arg)
+{
+	struct read_certs *rc = arg;
+	const unsigned char *p = d;
+	unsigned char *c = NULL;
+	X509 *x;
+	int l;
+
+	if ((x = d2i_X509(NULL, &p, (long)dlen)) == NULL)
+		return;
+	l = i2d_X509(x, &c);
+	X509_free(x);
+	if (l > 0) {
+		*rc->der = tf_realloc(*rc->der, (*rc->n + 1) * sizeof(**rc->der));
+		*rc->len = tf_realloc(*rc->len, (*rc->n + 1) * sizeof(**rc->len));
+		(*rc->der)[*rc->n] = tf_malloc((size_t)l);
+		memcpy((*rc->der)[*rc->n], c, (size_t)l);
+		(*rc->len)[(*rc->n)++] = (size_t)l;
+		rc->got++;
+	}
+	OPENSSL_free(c);
+}
+
 int
 change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_t **len, size_t *n)
 {
-	unsigned char *d = NULL;
+	struct read_certs r = { der, len, n, 0 };
 	const unsigned char *p;
-	char *buf = NULL, *pname = NULL, *header = NULL;
-	size_t blen, nblocks, got = 0;
-	long dlen;
-	BIO *bio = NULL;
+	char *buf = NULL;
+	size_t blen, nblocks;
 	X509 *x;
 	int rc;
 
@@ -356,46 +386,16 @@ change_read_certs(struct cli *cli, const char *file, unsigned char ***der, size_
 		goto out;
 	}
 	nblocks = count_blocks(buf, blen);
-	bio = BIO_new_mem_buf(buf, (int)blen);
-	while (PEM_read_bio(bio, &pname, &header, &d, &dlen) == 1) {
-		bool cert = strcmp(pname, "CERTIFICATE") == 0 ||
-		    strcmp(pname, "TRUSTED CERTIFICATE") == 0 ||
-		    strcmp(pname, "X509 CERTIFICATE") == 0;
-
-		p = d;
-		if (cert && (x = d2i_X509(NULL, &p, dlen)) != NULL) {
-			unsigned char *c = NULL;
-			int l = i2d_X509(x, &c);
-
-			X509_free(x);
-			if (l > 0) {
-				*der = tf_realloc(*der, (*n + 1) * sizeof(**der));
-				*len = tf_realloc(*len, (*n + 1) * sizeof(**len));
-				(*der)[*n] = tf_malloc((size_t)l);
-				memcpy((*der)[*n], c, (size_t)l);
-				(*len)[(*n)++] = (size_t)l;
-				got++;
-			}
-			OPENSSL_free(c);
-		}
-		if (!cert)
-			OPENSSL_cleanse(d, (size_t)dlen); /* a key block, perhaps: never kept */
-		OPENSSL_free(pname);
-		OPENSSL_free(header);
-		OPENSSL_free(d);
-		pname = header = NULL;
-		d = NULL;
-	}
+	(void)truststore_pem_certs(buf, blen, keep_cert, &r);
 	if (nblocks == 0)
 		rc = tf_error(&cli->ctx, TF_EINVALID, "'%s' holds no certificate", file);
-	else if (got != nblocks)
+	else if (r.got != nblocks)
 		rc = tf_error(&cli->ctx, TF_EINVALID,
 		    "'%s' has %s certificate block that cannot be read (truncated, or bad "
 		    "base64): nothing was changed",
-		    file, nblocks - got > 1 ? "more than one" : "a");
+		    file, nblocks - r.got > 1 ? "more than one" : "a");
 out:
 	ERR_clear_error();
-	BIO_free(bio);
 	free(buf);
 	return rc;
 }

@@ -26,13 +26,53 @@ push(struct ts_cert_ref **v, size_t *n, const unsigned char *der, size_t len)
 	tf_certinfo_clear(&ci);
 }
 
-void
-truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out, size_t *nout)
+size_t
+truststore_pem_certs(const void *data, size_t len, ts_der_fn fn, void *arg)
 {
 	BIO *bio;
 	char *name = NULL, *header = NULL;
 	unsigned char *der = NULL;
 	long dlen;
+	size_t n = 0;
+
+	if (len == 0 || len > INT32_MAX || (bio = BIO_new_mem_buf(data, (int)len)) == NULL)
+		return 0;
+	while (PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
+		if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "TRUSTED CERTIFICATE") == 0 ||
+		    strcmp(name, "X509 CERTIFICATE") == 0) {
+			fn(der, (size_t)dlen, arg);
+			n++;
+		} else {
+			OPENSSL_cleanse(der, (size_t)dlen); /* a key block, perhaps: never kept */
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		name = header = NULL;
+		der = NULL;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	return n;
+}
+
+struct refs {
+	struct ts_cert_ref **v;
+	size_t *n;
+};
+
+static void
+push_ref(const unsigned char *der, size_t len, void *arg)
+{
+	struct refs *r = arg;
+
+	push(r->v, r->n, der, len);
+}
+
+void
+truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out, size_t *nout)
+{
+	struct refs r = { out, nout };
 
 	*out = NULL;
 	*nout = 0;
@@ -42,22 +82,7 @@ truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out,
 		push(out, nout, data, len);
 		return;
 	}
-	if (len > INT32_MAX || (bio = BIO_new_mem_buf(data, (int)len)) == NULL)
-		return;
-	while (PEM_read_bio(bio, &name, &header, &der, &dlen) == 1) {
-		if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "TRUSTED CERTIFICATE") == 0 ||
-		    strcmp(name, "X509 CERTIFICATE") == 0)
-			push(out, nout, der, (size_t)dlen);
-		else
-			OPENSSL_cleanse(der, (size_t)dlen); /* a key block, perhaps */
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		OPENSSL_free(der);
-		name = header = NULL;
-		der = NULL;
-	}
-	ERR_clear_error();
-	BIO_free(bio);
+	(void)truststore_pem_certs(data, len, push_ref, &r);
 }
 
 void

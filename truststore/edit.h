@@ -70,6 +70,15 @@ void ts_plan_free(struct ts_plan *plan);
  * with ts_cert_refs_free().
  */
 void truststore_content_certs(const void *data, size_t len, struct ts_cert_ref **out, size_t *nout);
+
+/*
+ * Call fn with the DER of every certificate block (CERTIFICATE, TRUSTED
+ * CERTIFICATE, X509 CERTIFICATE) of the PEM text 'data', in order; other
+ * blocks (a key, perhaps) are wiped and skipped. Returns the number of
+ * certificate blocks read (a block with bad base64 is not one).
+ */
+typedef void (*ts_der_fn)(const unsigned char *der, size_t len, void *arg);
+size_t truststore_pem_certs(const void *data, size_t len, ts_der_fn fn, void *arg);
 void ts_cert_refs_free(struct ts_cert_ref *v, size_t n);
 
 #endif
