@@ -19,6 +19,7 @@
 #include "../core/fsutil.h"
 #include "../core/path.h"
 #include "../core/subject.h"
+#include "../hooks/hooks.h"
 #include "change.h"
 #include "estcli.h"
 #include "output.h"
@@ -385,6 +386,16 @@ print_check(struct renew_run *r, time_t due_at, bool due)
 	return due ? TF_EXIT_FINDINGS : TF_EXIT_OK;
 }
 
+/* The files of the change: certificate, key, chain. */
+static void
+add_scope(struct renew_run *r, struct change_scope *scope)
+{
+	change_scope_add(scope, r->cert_abs);
+	change_scope_add(scope, r->key_abs);
+	if (r->chain_abs != NULL)
+		change_scope_add(scope, r->chain_abs);
+}
+
 /* --dry-run: what would be done; the EST server is not contacted. */
 static int
 print_plan(struct renew_run *r, bool expired)
@@ -395,7 +406,33 @@ print_plan(struct renew_run *r, bool expired)
 	char *name = short_name(r->was.present ? r->was.subject : r->e.subject);
 	char *subject =
 	    tf_asprintf("%s client certificate %s", r->enroll ? "enroll" : "renew", name);
-	json_t *files = json_array();
+	json_t *files = json_array(), *hooks = json_array(), *probes = json_array();
+	struct change checks = { 0 };
+	struct change_scope scope = { 0 };
+	size_t k;
+	int rc;
+
+	/* the hooks and probes the change would run */
+	add_scope(r, &scope);
+	if ((rc = change_list_hooks(cli, &checks, HOOKS_PRE_CHANGE)) != 0 ||
+	    (rc = change_list_hooks(cli, &checks, HOOKS_POST_CHANGE)) != 0) {
+		change_free_list(scope.v, scope.n);
+		change_release(&checks);
+		json_decref(files);
+		json_decref(hooks);
+		json_decref(probes);
+		free(name);
+		free(subject);
+		return rc;
+	}
+	change_probe_list(cli, &scope, &checks);
+	change_free_list(scope.v, scope.n);
+	for (k = 0; k < checks.nhooks; k++)
+		json_array_append_new(hooks,
+		    json_pack("{s:s,s:s}", "phase", checks.hooks[k].phase, "name",
+		        checks.hooks[k].name));
+	for (k = 0; k < checks.nprobes; k++)
+		json_array_append_new(probes, json_string(checks.probes[k]));
 
 	json_array_append_new(files,
 	    json_pack("{s:o,s:s}", "path", out_jstr(r->cert_abs), "action", "write"));
@@ -405,9 +442,10 @@ print_plan(struct renew_run *r, bool expired)
 		json_array_append_new(files,
 		    json_pack("{s:o,s:s}", "path", out_jstr(r->chain_abs), "action", "write"));
 	if (cli->format == OUT_JSON) {
-		json_t *doc = json_pack("{s:b,s:n,s:o,s:s,s:o,s:b,s:o,s:o}", "dry_run", 1, "change",
-		    "subject", out_jstr(subject), "operation", op, "server", out_jstr(r->e.server),
-		    "pending", r->has_pending, "old", facts_json(&r->was), "files", files);
+		json_t *doc = json_pack("{s:b,s:n,s:o,s:s,s:o,s:b,s:o,s:o,s:o,s:o}", "dry_run", 1,
+		    "change", "subject", out_jstr(subject), "operation", op, "server",
+		    out_jstr(r->e.server), "pending", r->has_pending, "old", facts_json(&r->was),
+		    "files", files, "hooks", hooks, "probes", probes);
 
 		out_emit(stdout, doc);
 		fputc('\n', stdout);
@@ -426,9 +464,21 @@ print_plan(struct renew_run *r, bool expired)
 				printf("    write  %s\n",
 				    json_string_value(
 				        json_object_get(json_array_get(files, i), "path")));
+			if (checks.nhooks > 0)
+				printf("  hooks:\n");
+			for (k = 0; k < checks.nhooks; k++)
+				printf("    %s/%s: would run\n", checks.hooks[k].phase,
+				    checks.hooks[k].name);
+			if (checks.nprobes > 0)
+				printf("  probes:\n");
+			for (k = 0; k < checks.nprobes; k++)
+				printf("    %s\n", checks.probes[k]);
 		}
 		json_decref(files);
+		json_decref(hooks);
+		json_decref(probes);
 	}
+	change_release(&checks);
 	free(name);
 	free(subject);
 	return 0;
@@ -608,15 +658,6 @@ get_certificate(struct renew_run *r)
 	/* the key file, however named, is recorded by reference and kept in the vault */
 	vault_add_key_path(&r->cli->ctx, r->key_abs);
 	return 0;
-}
-
-static void
-add_scope(struct renew_run *r, struct change_scope *scope)
-{
-	change_scope_add(scope, r->cert_abs);
-	change_scope_add(scope, r->key_abs);
-	if (r->chain_abs != NULL)
-		change_scope_add(scope, r->chain_abs);
 }
 
 static int

@@ -20,7 +20,10 @@ like "$T/out" '^due: the client certificate CN=device-1' "--check says it is due
 tf --root "$R" --json renew --check --cert "$CERT" --key "$KEY"
 is "$(jpy 'd["due"]')" true "--check --json: due"
 
-# --dry-run: nothing written, the server not contacted
+# --dry-run: nothing written, the server not contacted, the hooks listed
+mkdir -p "$R/etc/trustfix/hooks/post-change.d"
+printf '#!/bin/sh\necho ran >>"%s"\n' "$T/renew-hook" >"$R/etc/trustfix/hooks/post-change.d/20-restart"
+chmod +x "$R/etc/trustfix/hooks/post-change.d/20-restart"
 sum=$(fast_tree_sum "$R")
 lines=$(wc -l <"$T/short.log")
 tfe renew --dry-run
@@ -29,10 +32,14 @@ like "$T/out" '^plan: renew client certificate CN=device-1 \(dry run' "--dry-run
 like "$T/out" 'simplereenroll' "--dry-run names the operation"
 is "$(fast_tree_sum "$R")" "$sum" "--dry-run writes nothing"
 is "$(wc -l <"$T/short.log")" "$lines" "--dry-run does not contact the server"
+like "$T/out" '^    post-change/20-restart: would run$' "--dry-run lists the hooks it would run"
+[ ! -e "$T/renew-hook" ]
+ok $? "--dry-run runs no hook"
 
 # renewal by re-enrollment
 tfe renew
 is "$rc" 0 "renew: exit 0"
+is "$(cat "$T/renew-hook" 2>/dev/null)" "ran" "renew: the post-change hook ran"
 S1=$(serial "$R$CERT")
 [ -n "$S1" ] && [ "$S1" != "$S0" ]
 ok $? "renew: a new certificate"
