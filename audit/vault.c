@@ -221,6 +221,15 @@ vault_dir(struct tf_ctx *ctx)
 	return dfd;
 }
 
+static void
+vault_error(struct tf_ctx *ctx)
+{
+	char *host = tf_hostpath(ctx, VAULT_DIR);
+
+	tf_error_sys(ctx, TF_EIO, "cannot write to the key vault '%s'", host);
+	free(host);
+}
+
 int
 vault_keep(struct tf_ctx *ctx, const void *data, size_t len)
 {
@@ -247,13 +256,13 @@ vault_keep(struct tf_ctx *ctx, const void *data, size_t len)
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1 || fchmod(fd, 0600) == -1 || tf_write_all(fd, data, len) == -1 ||
 	    tf_fsync(fd) == -1) {
-		tf_error_sys(ctx, TF_EIO, "cannot write to the key vault %s", VAULT_DIR);
+		vault_error(ctx);
 		goto out;
 	}
 	close(fd);
 	fd = -1;
 	if (renameat(dfd, tmp, dfd, name) == -1 || tf_fsync(dfd) == -1) {
-		tf_error_sys(ctx, TF_EIO, "cannot write to the key vault %s", VAULT_DIR);
+		vault_error(ctx);
 		goto out;
 	}
 	tmp[0] = '\0';

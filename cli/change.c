@@ -278,7 +278,7 @@ out:
 }
 
 static char *
-payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
+payload_json(const struct change_opts *o, const struct change *ch, bool checks, size_t *len)
 {
 	json_t *doc = json_object(), *tr = json_array(), *keys = NULL;
 	char *s;
@@ -294,6 +294,9 @@ payload_json(const struct change_opts *o, const struct change *ch, size_t *len)
 		json_array_append_new(tr,
 		    json_pack("[ss]", ch->trailer_keys[i], ch->trailer_values[i]));
 	json_object_set_new(doc, "trailers", tr);
+	/* post-change hooks or probes to pass: a crash before they have is a failure */
+	if (checks)
+		json_object_set_new(doc, "checks", json_true());
 	for (i = 0; i < ch->nfiles; i++) {
 		if (!ch->files[i].secret)
 			continue;
@@ -383,6 +386,12 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 			change_add_trailer(&ch, k, v);
 	}
 	change_add_trailer(&ch, "Trustfix-Recovered", "yes");
+	if (doc != NULL && json_is_true(json_object_get(doc, "checks"))) {
+		/* its hooks and probes never said it was good: the next step undoes it */
+		ch.failure = tf_strdup("the run was interrupted before the post-change hooks and "
+		                       "probes had finished");
+		change_add_trailer(&ch, "Trustfix-Failed", ch.failure);
+	}
 	for (i = 0; i < n && rc == 0; i++) {
 		enum txn_kind kind;
 		const char *path = txn_recovered_path(t, i, &kind);
@@ -394,7 +403,10 @@ record_recovered(struct cli *cli, struct audit *a, struct txn *t)
 				change_add_file(&ch, f.kind, path, f.data, f.len, f.mode);
 			else
 				change_add_file(&ch, TS_OP_REMOVE, path, NULL, 0, 0);
+			ch.files[ch.nfiles - 1].secret = vault_is_key_path(&cli->ctx, path);
 		}
+		if (f.data != NULL && vault_is_key_path(&cli->ctx, path))
+			OPENSSL_cleanse(f.data, f.len);
 		free(f.path);
 		free(f.data);
 	}
@@ -576,7 +588,8 @@ report_states(struct cli *cli, const struct change *ch, const struct change *und
  */
 static int
 undo_change(struct cli *cli, struct audit *a, const struct change_opts *o, struct txn *t,
-    struct change *ch, struct change *undo, const char *id, const struct change_scope *scope)
+    struct change *ch, struct change *undo, const char *id, const char *ch_token,
+    const struct change_scope *scope)
 {
 	struct change_opts uo = *o;
 	char *payload = NULL, token[33];
@@ -584,14 +597,20 @@ undo_change(struct cli *cli, struct audit *a, const struct change_opts *o, struc
 	bool failed;
 	int rc;
 
-	undo->subject_line = tf_asprintf("undo %.12s: %s", id, ch->failure);
-	change_add_trailer(undo, "Trustfix-Rollback-Of", id);
+	if (*id) {
+		undo->subject_line = tf_asprintf("undo %.12s: %s", id, ch->failure);
+		change_add_trailer(undo, "Trustfix-Rollback-Of", id);
+	} else {
+		/* the change itself could not be recorded: named by its token */
+		undo->subject_line = tf_asprintf("undo an unrecorded change: %s", ch->failure);
+		change_add_trailer(undo, "Trustfix-Undoes-Change", ch_token);
+	}
 	change_add_trailer(undo, "Trustfix-Automatic", "yes");
 	change_token(token);
 	change_add_trailer(undo, "Trustfix-Change", token);
 	uo.reason = ch->failure;
 	if ((rc = txn_next(t)) == 0 && (rc = stage(t, undo)) == 0) {
-		payload = payload_json(&uo, undo, &plen);
+		payload = payload_json(&uo, undo, false, &plen);
 		if (payload != NULL)
 			txn_set_payload(t, payload, plen);
 		rc = txn_commit(t);
@@ -601,7 +620,10 @@ undo_change(struct cli *cli, struct audit *a, const struct change_opts *o, struc
 		fprintf(stderr, "trustfix: %s, and undoing the change failed: %s\n", ch->failure,
 		    cli->ctx.errmsg);
 		report_states(cli, ch, undo);
-		(void)change_run_hooks(cli, ch, HOOKS_ON_FAILURE, id, scope, false, &failed);
+		fprintf(stderr,
+		    "trustfix: the next run of trustfix that changes anything tries the undo "
+		    "again first\n");
+		(void)change_run_hooks(cli, ch, HOOKS_ON_FAILURE, ch_token, scope, false, &failed);
 		return TF_EXIT_ROLLBACK_FAILED;
 	}
 	/* the undone state is in place; its hooks are recorded with the undo */
@@ -629,14 +651,14 @@ undo_change(struct cli *cli, struct audit *a, const struct change_opts *o, struc
 
 /* A pre-change hook said no: nothing was written. */
 static int
-vetoed(struct cli *cli, struct change *ch, const struct change_scope *scope)
+vetoed(struct cli *cli, struct change *ch, const char *token, const struct change_scope *scope)
 {
 	const struct change_hook *h = change_first_failed_hook(ch, HOOKS_PRE_CHANGE);
 	bool failed;
 
 	ch->failure = tf_asprintf("pre-change hook %s vetoed the change (%s)", h->name, h->result);
 	fprintf(stderr, "trustfix: %s: nothing was changed\n", ch->failure);
-	(void)change_run_hooks(cli, ch, HOOKS_ON_FAILURE, "", scope, false, &failed);
+	(void)change_run_hooks(cli, ch, HOOKS_ON_FAILURE, token, scope, false, &failed);
 	return TF_EXIT_ROLLEDBACK;
 }
 
@@ -649,6 +671,141 @@ list_checks(struct cli *cli, struct change *ch, const struct change_scope *scope
 	if ((rc = change_list_hooks(cli, ch, HOOKS_PRE_CHANGE)) == 0 &&
 	    (rc = change_list_hooks(cli, ch, HOOKS_POST_CHANGE)) == 0)
 		change_probe_list(cli, scope, ch);
+	return rc;
+}
+
+/* Whether a change has post-change hooks or probes to pass. */
+static bool
+has_checks(struct cli *cli)
+{
+	struct hooks_list *l = NULL;
+	bool any = change_has_probes(cli);
+
+	if (!any && hooks_list(&l, &cli->ctx, HOOKS_POST_CHANGE) == 0)
+		any = hooks_list_count(l) > 0;
+	tf_error_clear(&cli->ctx);
+	hooks_list_free(l);
+	return any;
+}
+
+/* What the log's last change is, when it failed its post-change checks. */
+struct failed_head {
+	char *failure;       /* its Trustfix-Failed, or NULL */
+	struct change *undo; /* the trailers of the undo, swapped */
+};
+
+static int
+read_failed_head(const struct audit_entry *e, void *arg)
+{
+	struct failed_head *f = arg;
+	size_t i;
+
+	for (i = 0; i < e->ntrailers; i++) {
+		const char *k = e->trailer_keys[i], *v = e->trailer_values[i];
+
+		if (strcmp(k, "Trustfix-Failed") == 0 && f->failure == NULL)
+			f->failure = tf_strdup(v);
+		else if (strcmp(k, "Trustfix-Added") == 0)
+			change_add_trailer(f->undo, "Trustfix-Removed", v);
+		else if (strcmp(k, "Trustfix-Removed") == 0)
+			change_add_trailer(f->undo, "Trustfix-Added", v);
+	}
+	return 0;
+}
+
+/* Put back a path the failed change set, as its parent recorded it. */
+static int
+undo_delta(const struct audit_delta *d, void *arg)
+{
+	struct failed_head *f = arg;
+	char *path = tf_asprintf("/%s", d->path);
+	const struct audit_blob *b = d->before;
+
+	if (b == NULL)
+		change_add_file(f->undo, TS_OP_REMOVE, path, NULL, 0, 0);
+	else if (b->mode == AUDIT_MODE_LINK)
+		change_add_file(f->undo, TS_OP_SYMLINK, path, b->data, b->len, 0777);
+	else
+		change_add_file(f->undo, TS_OP_WRITE, path, b->data, b->len,
+		    b->mode == AUDIT_MODE_EXEC ? 0755 : 0644);
+	free(path);
+	return 0;
+}
+
+/*
+ * The log's last change failed its post-change checks and was not undone
+ * (the run that made it crashed, or its undo failed): undo it now, as its
+ * own recorded change, before anything else is done. The undo puts back
+ * what the change's parent recorded, private keys from the key vault.
+ */
+static int
+finish_undo(struct cli *cli, struct audit *a, struct txn *t, const struct change_opts *o)
+{
+	struct change undo = { 0 };
+	struct failed_head f = { NULL, &undo };
+	struct change_opts uo = *o;
+	char head[41], id[41], token[33], *payload = NULL;
+	size_t i, plen;
+	bool empty;
+	int rc;
+
+	if ((rc = audit_head(head, &empty, a)) != 0 || empty ||
+	    (rc = audit_log(a, head, 1, read_failed_head, &f)) != 0 || f.failure == NULL)
+		goto out;
+	if ((rc = audit_changed_files(a, head, undo_delta, &f)) != 0)
+		goto out;
+	/* key files: the log holds their reference, the vault the key */
+	for (i = 0; i < undo.nfiles && rc == 0; i++) {
+		struct change_file *cf = &undo.files[i];
+		unsigned char *key;
+		size_t klen;
+
+		if (cf->kind != TS_OP_WRITE || !vault_is_ref(cf->data, cf->len, NULL))
+			continue;
+		if ((rc = vault_resolve(&cli->ctx, cf->data, cf->len, &key, &klen)) != 0)
+			break;
+		free(cf->data);
+		cf->data = key;
+		cf->len = klen;
+		cf->mode = 0600;
+		cf->secret = true;
+		vault_add_key_path(&cli->ctx, cf->path);
+	}
+	if (rc != 0)
+		goto fail;
+	undo.subject_line =
+	    tf_asprintf("undo %.12s: %s (finished by a later run)", head, f.failure);
+	undo.body = tf_strdup("the change failed its post-change checks, and the run that made "
+	                      "it did not undo it\n");
+	change_add_trailer(&undo, "Trustfix-Rollback-Of", head);
+	change_add_trailer(&undo, "Trustfix-Automatic", "yes");
+	change_token(token);
+	change_add_trailer(&undo, "Trustfix-Change", token);
+	uo.reason = f.failure;
+	uo.ticket = NULL;
+	if ((rc = stage(t, &undo)) != 0)
+		goto fail;
+	payload = payload_json(&uo, &undo, false, &plen);
+	if (payload != NULL)
+		txn_set_payload(t, payload, plen);
+	if ((rc = txn_commit(t)) != 0 || (rc = record(cli, a, &uo, &undo, id)) != 0)
+		goto fail;
+	if (cli->ctx.verbosity >= 0)
+		fprintf(stderr,
+		    "trustfix: change %.12s failed its post-change checks (%s) and was not undone: "
+		    "undone now, recorded as %.12s\n",
+		    head, f.failure, id);
+	rc = txn_next(t);
+	goto out;
+fail:
+	fprintf(stderr,
+	    "trustfix: change %.12s failed its post-change checks (%s) and cannot be undone "
+	    "yet\n",
+	    head, f.failure);
+out:
+	free(payload);
+	free(f.failure);
+	change_release(&undo);
 	return rc;
 }
 
@@ -680,7 +837,9 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 			rc = list_checks(cli, ch, scope);
 		goto out;
 	}
-	if ((rc = begin(cli, o, scope->v, scope->n, &t, &a)) != 0)
+	if ((rc = begin(cli, o, scope->v, scope->n, &t, &a)) != 0 ||
+	    (rc = finish_undo(cli, a, t, o)) != 0 ||
+	    (o->prepare != NULL && (rc = o->prepare(cli, arg)) != 0))
 		goto out;
 	/* plan before recording anything: a change refused leaves no trace */
 	if ((rc = plan(cli, a, ch, arg)) != 0 || (rc = check_no_key(cli, o, ch)) != 0)
@@ -703,7 +862,7 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 	if ((rc = change_run_hooks(cli, ch, HOOKS_PRE_CHANGE, token, scope, false, &failed)) != 0)
 		goto out;
 	if (failed) {
-		rc = vetoed(cli, ch, scope);
+		rc = vetoed(cli, ch, token, scope);
 		goto out;
 	}
 	if ((rc = change_undo_plan(cli, ch, &undo)) != 0)
@@ -711,7 +870,7 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 	probes = change_probe_before(cli, scope);
 	if ((rc = stage(t, ch)) != 0)
 		goto out;
-	payload = payload_json(o, ch, &plen);
+	payload = payload_json(o, ch, has_checks(cli), &plen);
 	if (payload != NULL)
 		txn_set_payload(t, payload, plen);
 	if ((rc = txn_commit(t)) != 0)
@@ -732,15 +891,23 @@ change_run(struct cli *cli, const struct change_opts *o, struct change_scope *sc
 	if (failed)
 		change_add_trailer(ch, "Trustfix-Failed", ch->failure);
 	if ((rc = record(cli, a, o, ch, id_out)) != 0) {
-		/* the files are changed; the journal stays so that the next run records it */
-		fprintf(stderr,
-		    "trustfix: the change is made but could not be recorded; the next "
-		    "run of trustfix records it\n");
-		goto out;
+		if (!failed) {
+			/* the files are changed; the journal stays so that the next run records it */
+			fprintf(stderr,
+			    "trustfix: the change is made but could not be recorded; the next "
+			    "run of trustfix records it\n");
+			goto out;
+		}
+		/* a failed change is undone all the same */
+		fprintf(stderr, "trustfix: the change could not be recorded: %s\n",
+		    cli->ctx.errmsg);
+		tf_error_clear(&cli->ctx);
+		id_out[0] = '\0';
 	}
 	if (failed) {
-		fprintf(stderr, "trustfix: %s: undoing change %.12s\n", ch->failure, id_out);
-		rc = undo_change(cli, a, o, t, ch, &undo, id_out, scope);
+		fprintf(stderr, "trustfix: %s: undoing the change%s%.12s\n", ch->failure,
+		    *id_out ? " " : "", id_out);
+		rc = undo_change(cli, a, o, t, ch, &undo, id_out, token, scope);
 		goto out;
 	}
 	rc = txn_end(t);

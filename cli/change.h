@@ -19,6 +19,13 @@ struct change_opts {
 	const char *operator_name; /* --operator, else SUDO_USER, else the user */
 	int wait_seconds;
 	const char *command; /* the command line, for the record */
+	/*
+	 * Called by change_run() under the lock, after recovery and before the
+	 * plan (not in a dry run), with the plan's 'arg': to get what the plan
+	 * needs from elsewhere (a certificate over EST) while no other run can
+	 * change the system. NULL: nothing. Returns 0 or TF_E*.
+	 */
+	int (*prepare)(struct cli *cli, void *arg);
 };
 
 /* One file of the managed system to put in a given state. */
@@ -62,8 +69,9 @@ struct change {
 	size_t nhooks;
 	char **probes; /* "host:port: ok" lines of the post-change checks */
 	size_t nprobes;
-	char *failure;    /* why it was undone (post-change hook or probe), or NULL */
-	char undo_id[41]; /* the change that undid it, "" when none */
+	char *failure;     /* why it was undone (post-change hook or probe), or NULL */
+	char *client_cert; /* the client certificate it installs, for the hooks, or NULL */
+	char undo_id[41];  /* the change that undid it, "" when none */
 };
 
 /* Append a line to the body (copied). */

@@ -113,6 +113,8 @@ change_merge(struct change *ch, const struct change *part)
 	}
 	for (i = 0; i < part->ntrailers; i++)
 		change_add_trailer(ch, part->trailer_keys[i], part->trailer_values[i]);
+	if (part->client_cert != NULL && ch->client_cert == NULL)
+		ch->client_cert = tf_strdup(part->client_cert);
 }
 
 void

@@ -107,7 +107,7 @@ change_run_hooks(struct cli *cli, struct change *ch, const char *phase, const ch
 	env.change_id = id;
 	env.stores = (const char *const *)scope->v;
 	env.nstores = scope->n;
-	env.client_cert = cfg->client_cert;
+	env.client_cert = ch->client_cert != NULL ? ch->client_cert : cfg->client_cert;
 	env.added = added;
 	env.removed = removed;
 	env.added_files = afiles;
@@ -195,7 +195,14 @@ change_record_body(const struct change *ch)
 			const char *nl = strchr(p, '\n');
 			size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
 
-			next = tf_asprintf("%s    | %.*s\n", body, (int)n, p);
+			/* the log refuses anything that looks like a key: so does this */
+			if (memmem(p, n, "PRIVATE KEY", 11) != NULL)
+				next =
+				    tf_asprintf("%s    | (a line naming a private key block: not "
+				                "recorded)\n",
+				        body);
+			else
+				next = tf_asprintf("%s    | %.*s\n", body, (int)n, p);
 			free(body);
 			body = next;
 			p += n + (nl != NULL);
@@ -212,7 +219,8 @@ change_record_body(const struct change *ch)
 		body = next;
 	}
 	if (ch->failure != NULL) {
-		next = tf_asprintf("%s%sundone: %s\n", body, *body ? "\n" : "", ch->failure);
+		next = tf_asprintf("%s%sfailed: %s; undone by the change that follows it\n", body,
+		    *body ? "\n" : "", ch->failure);
 		free(body);
 		body = next;
 	}
@@ -259,4 +267,6 @@ change_hooks_release(struct change *ch)
 	ch->nprobes = 0;
 	free(ch->failure);
 	ch->failure = NULL;
+	free(ch->client_cert);
+	ch->client_cert = NULL;
 }

@@ -8,11 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../audit/vault.h"
 #include "../core/path.h"
 #include "change.h"
 #include "probe.h"
+
+/* Tries more of an endpoint unreachable after a change, a second apart. */
+#define PROBE_RETRIES 4
 
 struct change_probe_state {
 	char **what; /* "host:port against /store" */
@@ -60,9 +64,29 @@ add_line(struct change *ch, const char *line)
 	ch->probes[ch->nprobes++] = tf_strdup(line);
 }
 
+/*
+ * Probe, and while the endpoint cannot be reached try again up to
+ * 'retries' times a second apart: a service restarted by a post-change hook
+ * may take a moment to listen again. Returns what probe_endpoint() does.
+ */
+static int
+probe_until_reached(struct cli *cli, const char *hostport, const struct probe_anchors *an,
+    int retries, struct probe_result *r)
+{
+	int rc;
+
+	while ((rc = probe_endpoint(&cli->ctx, hostport, NULL, 0, an->v, an->n, r)) == 0 &&
+	    r->verdict == PROBE_UNREACHABLE && retries-- > 0) {
+		probe_result_release(r);
+		memset(r, 0, sizeof(*r));
+		sleep(1);
+	}
+	return rc;
+}
+
 /* One endpoint against one store (or anchor file): a verdict and a line. */
 static bool
-probe_one(struct cli *cli, const char *hostport, const char *store, char **line)
+probe_one(struct cli *cli, const char *hostport, const char *store, int retries, char **line)
 {
 	struct probe_anchors an = { 0 };
 	struct probe_result r = { 0 };
@@ -73,7 +97,7 @@ probe_one(struct cli *cli, const char *hostport, const char *store, char **line)
 		*line = tf_asprintf("%s against %s: cannot read the store: %s", hostport, host,
 		    cli->ctx.errmsg);
 		tf_error_clear(&cli->ctx);
-	} else if (probe_endpoint(&cli->ctx, hostport, NULL, 0, an.v, an.n, &r) != 0) {
+	} else if (probe_until_reached(cli, hostport, &an, retries, &r) != 0) {
 		*line = tf_asprintf("%s: %s", hostport, cli->ctx.errmsg);
 		tf_error_clear(&cli->ctx);
 	} else {
@@ -138,7 +162,7 @@ stores_of(struct cli *cli, const struct change_scope *scope, struct change_scope
 /* Every probe of the configuration against every store. */
 static void
 probe_all(struct cli *cli, const struct change_scope *scope, struct change_probe_state *st,
-    struct change *ch)
+    struct change *ch, int retries)
 {
 	const struct tf_config *cfg = cli->ctx.cfg;
 	struct change_scope stores = { 0 };
@@ -148,7 +172,7 @@ probe_all(struct cli *cli, const struct change_scope *scope, struct change_probe
 	stores_of(cli, scope, &stores);
 	for (i = 0; i < cfg->nprobes; i++) {
 		for (k = 0; k < stores.n; k++) {
-			bool ok = probe_one(cli, cfg->probes[i], stores.v[k], &line);
+			bool ok = probe_one(cli, cfg->probes[i], stores.v[k], retries, &line);
 
 			st->what = tf_realloc(st->what, (st->n + 1) * sizeof(char *));
 			st->ok = tf_realloc(st->ok, (st->n + 1) * sizeof(bool));
@@ -160,7 +184,7 @@ probe_all(struct cli *cli, const struct change_scope *scope, struct change_probe
 		}
 	}
 	if (est != NULL && cfg->est_ca_file != NULL) {
-		bool ok = probe_one(cli, est, cfg->est_ca_file, &line);
+		bool ok = probe_one(cli, est, cfg->est_ca_file, retries, &line);
 
 		st->what = tf_realloc(st->what, (st->n + 1) * sizeof(char *));
 		st->ok = tf_realloc(st->ok, (st->n + 1) * sizeof(bool));
@@ -188,7 +212,7 @@ change_probe_before(struct cli *cli, const struct change_scope *scope)
 	struct change_probe_state *st = tf_calloc(1, sizeof(*st));
 
 	if (change_has_probes(cli))
-		probe_all(cli, scope, st, NULL);
+		probe_all(cli, scope, st, NULL, 0);
 	return st;
 }
 
@@ -202,7 +226,7 @@ change_probe_after(struct cli *cli, const struct change_scope *scope,
 
 	if (!change_has_probes(cli))
 		return false;
-	probe_all(cli, scope, &now, ch);
+	probe_all(cli, scope, &now, ch, PROBE_RETRIES);
 	for (i = 0; i < now.n; i++) {
 		/* the same probes in the same order as before */
 		bool was_ok = before != NULL && i < before->n && before->ok[i];

@@ -42,6 +42,7 @@ struct remediate {
 	struct bundle_verify_opts vo;
 	bool no_renew, force_renew;
 	bool renewing; /* a renewal is part of the change (or, dry run, would be) */
+	bool stopped;  /* the renewal failed: the change was not attempted */
 	struct est_cli e;
 	/* what the run found and planned */
 	struct bundle *b;
@@ -228,6 +229,22 @@ failed:
 	return rc;
 }
 
+/* change_opts.prepare: the new client certificate, obtained under the lock. */
+static int
+prepare(struct cli *cli, void *arg)
+{
+	struct remediate *r = arg;
+	int rc;
+
+	if ((rc = renew_obtain(r->renew)) != 0) {
+		step(r, "renew", "failed", tf_strdup(cli->ctx.errmsg));
+		r->stopped = true;
+		return rc;
+	}
+	step(r, "renew", "done", renew_describe(r->renew));
+	return 0;
+}
+
 /* The whole change: the bundle in every store, and the new client certificate. */
 static int
 plan_remediate(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
@@ -314,6 +331,8 @@ change_steps(struct remediate *r, const struct change *ch, const char *id, int r
 	const char *phases[] = { "pre-change", "post-change" };
 	size_t p;
 
+	if (r->stopped)
+		return; /* nothing of the change was attempted */
 	for (p = 0; p < 2; p++) {
 		const char *phase = phases[p];
 		bool failed = false;
@@ -399,7 +418,7 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 	struct change_scope scope = { 0 };
 	char **named = NULL, id[41] = "";
 	size_t nnamed = 0, i;
-	bool due = false;
+	bool due = false, parsed = false, reported = false;
 	int c, rc;
 
 	memset(&r, 0, sizeof(r));
@@ -456,6 +475,7 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 		rc = cli_usage(cli, "remediate", "--no-renew and --force-renew exclude each other");
 		goto out;
 	}
+	parsed = true;
 	if ((rc = change_stores(cli, "remediate", named, nnamed, &r.stores, &r.nstores)) != 0)
 		goto out;
 	/* the client certificate, when there is one to look after */
@@ -476,11 +496,10 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 	} else if (r.o.dry_run) {
 		r.renewing = true;
 		step(&r, "renew", "planned", renew_describe(r.renew));
-	} else if ((rc = renew_obtain(r.renew)) != 0) {
-		step(&r, "renew", "failed", tf_strdup(cli->ctx.errmsg));
-		goto out;
 	} else {
-		step(&r, "renew", "done", renew_describe(r.renew));
+		/* asked for under the lock, by prepare() */
+		r.renewing = true;
+		r.o.prepare = prepare;
 	}
 	for (i = 0; i < r.nstores; i++)
 		change_scope_add(&scope, r.stores[i]);
@@ -495,6 +514,8 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 		r.renew = NULL;
 	}
 	rc = change_run(cli, &r.o, &scope, plan_remediate, &r, &ch, id);
+	if (rc == 0 && r.renew != NULL && !r.o.dry_run)
+		renew_installed(r.renew);
 	change_steps(&r, &ch, id, rc);
 	if (rc == 0 && !r.o.dry_run && r.b != NULL && bundle_note_applied(r.b, &cli->ctx) != 0) {
 		fprintf(stderr, "%s: warning: %s\n", cli->prog, cli->ctx.errmsg);
@@ -502,6 +523,7 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->format == OUT_JSON) {
 		print_json(&r, &ch, id, rc);
+		reported = true;
 	} else if (cli->ctx.verbosity >= 0) {
 		if (rc == TF_EXIT_NOTHING)
 			printf("nothing to do: the stores and the client certificate are as they "
@@ -512,6 +534,9 @@ cmd_remediate(struct cli *cli, int argc, char **argv)
 			printf("remediated: change %.12s (undo it with 'trustfix rollback')\n", id);
 	}
 out:
+	/* a script reading --json gets a report of the steps that ran, also on failure */
+	if (parsed && !reported && cli->format == OUT_JSON)
+		print_json(&r, &ch, id, rc);
 	for (i = 0; i < r.nsteps; i++)
 		free(r.steps[i].detail);
 	change_release(&ch);

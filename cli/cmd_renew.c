@@ -160,6 +160,8 @@ plan_install(struct cli *cli, struct audit *audit, struct change *ch, void *arg)
 	change_add_file(ch, TS_OP_WRITE, r->cert_abs, r->res->cert_pem, strlen(r->res->cert_pem),
 	    0644);
 	change_add_secret(ch, r->key_abs, r->res->key_pem, r->res->key_pem_len);
+	free(ch->client_cert);
+	ch->client_cert = tf_strdup(r->cert_abs);
 	if (r->chain_abs != NULL)
 		change_add_file(ch, TS_OP_WRITE, r->chain_abs, r->res->chain_pem,
 		    strlen(r->res->chain_pem), 0644);
@@ -332,13 +334,36 @@ obtain(struct renew_run *r)
 		r->fell_back = true;
 		rc = enroll_wait(r, false, &status);
 	}
-	/* a request the server answered is finished: its pending state goes */
-	if (r->has_pending && (rc == 0 || status == 200) && (r->res == NULL || !r->res->pending)) {
+	/*
+	 * A pending request the server refused is over: dropped, so that the
+	 * next run asks afresh. One it answered is kept until the certificate
+	 * is installed (renew_installed()): a run that cannot install it
+	 * resends the same request.
+	 */
+	if (rc != 0 && r->has_pending && status >= 400 && status < 500) {
+		char *host = tf_hostpath(ctx, EST_PENDING_DIR);
+
 		est_pending_remove(r->cli);
 		est_pending_release(&r->pend);
 		r->has_pending = false;
+		fprintf(stderr,
+		    "trustfix: the EST server refused the pending request (HTTP %ld): it is "
+		    "dropped from '%s'; the next run asks afresh\n",
+		    status, host);
+		free(host);
 	}
 	return rc;
+}
+
+/* The certificate is installed: a pending request it answered is done. */
+static void
+pending_done(struct renew_run *r)
+{
+	if (!r->has_pending)
+		return;
+	est_pending_remove(r->cli);
+	est_pending_release(&r->pend);
+	r->has_pending = false;
 }
 
 static json_t *
@@ -660,6 +685,14 @@ get_certificate(struct renew_run *r)
 	return 0;
 }
 
+/* change_opts.prepare: the new certificate, obtained under the lock. */
+static int
+prepare_install(struct cli *cli, void *arg)
+{
+	(void)cli;
+	return get_certificate(arg);
+}
+
 static int
 run_renew(struct cli *cli, const char *cmd, int argc, char **argv, bool enroll)
 {
@@ -760,11 +793,13 @@ run_renew(struct cli *cli, const char *cmd, int argc, char **argv, bool enroll)
 	}
 	if (enroll && !est_cli_has_bootstrap(&r.e) && r.e.server != NULL && cli->ctx.verbosity > 0)
 		fprintf(stderr, "trustfix: enrolling without credentials\n");
-	if ((rc = get_certificate(&r)) != 0)
-		goto out;
+	/* the EST exchange runs under the lock, once the state is recovered */
+	r.o.prepare = prepare_install;
 	r.o.command = cli->cmdline;
 	add_scope(&r, &scope);
 	rc = change_run(cli, &r.o, &scope, plan_install, &r, &ch, id);
+	if (rc == 0)
+		pending_done(&r);
 	if (rc == 0)
 		print_done(&r, &ch, id);
 	else if (CHANGE_FAILED(rc))
@@ -854,6 +889,12 @@ int
 renew_obtain(struct renew_run *r)
 {
 	return get_certificate(r);
+}
+
+void
+renew_installed(struct renew_run *r)
+{
+	pending_done(r);
 }
 
 int

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../audit/audit.h"
+#include "../audit/vault.h"
 #include "drift.h"
 #include "statcache.h"
 
@@ -106,11 +107,14 @@ drift_add(struct cli *cli, struct change *drift, struct sc_file *f, bool gone)
 		adopt_file(drift, f->mode == AUDIT_MODE_LINK ? TS_OP_SYMLINK : TS_OP_WRITE, f->path,
 		    f->data, f->len, f->perm);
 		f->data = NULL;
+		/* a key file's bytes are wiped when the drift record is released */
+		drift->files[drift->nfiles - 1].secret = vault_is_key_path(&cli->ctx, f->path);
 		return 0;
 	}
 	/* known by its stat, but not what the log records: read it now */
 	if ((rc = change_read_state(cli, f->path, &cf, &exists)) == 0 && exists) {
 		adopt_file(drift, cf.kind, cf.path, cf.data, cf.len, cf.mode);
+		drift->files[drift->nfiles - 1].secret = vault_is_key_path(&cli->ctx, cf.path);
 		cf.data = NULL;
 	}
 	free(cf.path);

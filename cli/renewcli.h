@@ -29,8 +29,14 @@ bool renew_is_due(const struct renew_run *r);
 /* One line: the certificate and when it expires, or the new one once obtained. */
 char *renew_describe(const struct renew_run *r);
 
-/* Get the new certificate over EST (waiting out 202, falling back to enrollment). */
+/*
+ * Get the new certificate over EST (waiting out 202, falling back to
+ * enrollment); call it under the lock (change_opts.prepare).
+ */
 int renew_obtain(struct renew_run *r);
+
+/* The change that installs it is made: a pending request it answered is done. */
+void renew_installed(struct renew_run *r);
 
 /* A change_plan_fn: key, certificate and chain of the obtained certificate ('arg': the run). */
 int renew_plan(struct cli *cli, struct audit *audit, struct change *ch, void *arg);

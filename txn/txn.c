@@ -503,6 +503,9 @@ end(struct txn *t, bool keep_lock)
 		t->jsize = 0;
 		t->jslot = -1;
 		random_hex(t->id);
+		/* the next journal must name the directories again, for its recovery */
+		for (i = 0; i < t->ndirs; i++)
+			t->dirs[i].journaled = false;
 		t->phase = TXN_OPEN;
 		return 0;
 	}

@@ -22,7 +22,7 @@ is "$(jpy 'd["due"]')" true "--check --json: due"
 
 # --dry-run: nothing written, the server not contacted, the hooks listed
 mkdir -p "$R/etc/trustfix/hooks/post-change.d"
-printf '#!/bin/sh\necho ran >>"%s"\n' "$T/renew-hook" >"$R/etc/trustfix/hooks/post-change.d/20-restart"
+printf '#!/bin/sh\necho "ran $TRUSTFIX_CLIENT_CERT" >>"%s"\n' "$T/renew-hook" >"$R/etc/trustfix/hooks/post-change.d/20-restart"
 chmod +x "$R/etc/trustfix/hooks/post-change.d/20-restart"
 sum=$(fast_tree_sum "$R")
 lines=$(wc -l <"$T/short.log")
@@ -39,7 +39,8 @@ ok $? "--dry-run runs no hook"
 # renewal by re-enrollment
 tfe renew
 is "$rc" 0 "renew: exit 0"
-is "$(cat "$T/renew-hook" 2>/dev/null)" "ran" "renew: the post-change hook ran"
+is "$(cat "$T/renew-hook" 2>/dev/null)" "ran $CERT" \
+    "renew: the post-change hook ran, told the certificate given with --cert"
 S1=$(serial "$R$CERT")
 [ -n "$S1" ] && [ "$S1" != "$S0" ]
 ok $? "renew: a new certificate"
@@ -127,6 +128,18 @@ like "$T/r401.log" 'simpleenroll 200 user=alice' "401: then enrollment with Basi
 tf --root "$R" renew --force --server "$URL" --ca-file "$T/ca/ca.pem" --cert "$CERT" --key "$KEY"
 is "$rc" 5 "401 without bootstrap credentials: exit 5"
 est_stop r401
+
+# another run holds the lock: exit 8, and the server is not asked for a certificate
+est_start locked
+mkdir -p "$R/var/lib/trustfix"
+flock "$R/var/lib/trustfix/lock" sleep 3 &
+holder=$!
+sleep 0.3
+tfe renew --force
+is "$rc" 8 "the lock is held: exit 8"
+unlike "$T/locked.log" 'enroll' "the EST server was not asked while another run held the lock"
+wait "$holder"
+est_stop locked
 
 # failures change nothing
 est_start f500 --fault-500

@@ -221,4 +221,70 @@ like "$T/err" "/etc/ssl/bundle.pem: as the change left it \(new\)" "... and what
 like "$R/etc/ssl/bundle.pem" "IdenTrust|MIIFYDCCA0igAwIBAgIQCgFCgAAAAUUjyES1AAAAAjANBgkqhkiG9w0BAQsFADBK" \
 	"the file is indeed the new one"
 
+# ... and the next run that changes anything finishes the undo first
+rm "$H/post-change.d/10-fail"
+tf --root "$R" add "$IT" --store /etc/ssl/bundle.pem
+is "$rc" 0 "the next change: exit 0"
+like "$T/err" "failed its post-change checks .* undone now" "it says it finished the undo first"
+agit "$R" log -3 --format=%s >"$T/subjects"
+like "$T/subjects" "^undo [0-9a-f]{12}: post-change hook 10-fail failed .*\(finished by a later run\)$" \
+	"the finished undo is recorded"
+like "$T/subjects" "^add IdenTrust Commercial Root CA 1$" "then its own change"
+agit "$R" fsck --full >/dev/null 2>&1
+ok $? "git fsck --full is clean"
+
+# --- a crash while the post-change hooks run: the next run undoes the change
+new_root crash
+cp "$R/etc/ssl/bundle.pem" "$T/crash-before"
+hook post-change 10-die <<'EOF'
+#!/bin/sh
+kill -9 $PPID
+sleep 5
+EOF
+add_it
+is "$rc" 137 "trustfix killed while a post-change hook runs"
+rm "$H/post-change.d/10-die"
+tf --root "$R" add "$QV" --store /etc/ssl/bundle.pem
+is "$rc" 3 "the next change (QuoVadis is in the store already): exit 3"
+like "$T/err" "interrupted before the post-change hooks and probes had finished" \
+	"the next run says the change never passed its checks"
+cmp -s "$R/etc/ssl/bundle.pem" "$T/crash-before"
+ok $? "... and undid it: the store is as before"
+agit "$R" log --format=%s >"$T/subjects"
+like "$T/subjects" "\(completed after an interruption\)" "the interrupted change is recorded"
+like "$T/subjects" "^undo [0-9a-f]{12}: the run was interrupted" "... and its undo"
+
+# --- a crash during the undo: the next run finishes it
+new_root undocrash
+cp "$R/etc/ssl/bundle.pem" "$T/undocrash-before"
+hook post-change 10-fail <<'EOF'
+#!/bin/sh
+exit 1
+EOF
+TRUSTFIX_FAULT="crash@temp-write#2" add_it
+is "$rc" 137 "trustfix killed while it undoes a failed change"
+rm "$H/post-change.d/10-fail"
+tf --root "$R" add "$QV" --store /etc/ssl/bundle.pem
+like "$T/err" "undone now" "the next run finishes the undo"
+cmp -s "$R/etc/ssl/bundle.pem" "$T/undocrash-before"
+ok $? "the store is as before the failed change"
+[ -z "$(find "$R/etc/ssl" -name '.*.tf-*')" ]
+ok $? "no temporary file is left beside the store"
+
+# --- a hook that prints a key block: the change is still recorded, and undone
+new_root keyout
+cp "$R/etc/ssl/bundle.pem" "$T/keyout-before"
+hook post-change 10-leaky <<'EOF'
+#!/bin/sh
+echo "-----BEGIN PRIVATE KEY-----"
+exit 1
+EOF
+add_it
+is "$rc" 6 "a failing hook that prints a key block: exit 6"
+cmp -s "$R/etc/ssl/bundle.pem" "$T/keyout-before"
+ok $? "the change was undone"
+agit "$R" log -2 --format=%B >"$T/msg"
+like "$T/msg" "a line naming a private key block: not recorded" "the line is left out of the record"
+unlike "$T/msg" "BEGIN PRIVATE KEY" "no key block in the log"
+
 done_testing

@@ -182,4 +182,17 @@ ok $? "the key is as before"
 tf --root "$R" probe
 is "$rc" 0 "the probe validates again"
 
+# --- the EST server is down: exit 5, nothing changed, and --json still reports
+appliance down
+est_stop long
+cp "$R$STORE" "$T/down-store"
+cp "$R/etc/trustfix/client.key" "$T/down-key"
+tf --root "$R" remediate --bundle "$T/it.tar.gz" --json
+is "$rc" 5 "the EST server is down: exit 5"
+is "$(jpy '" ".join(s["step"] + "=" + s["outcome"] for s in d["steps"])')" \
+	"inspect=ok stage=done renew=failed" "--json reports the steps up to the failure"
+is "$(jpy 'd["exit_status"]')" 5 "--json: the exit status"
+cmp -s "$R$STORE" "$T/down-store" && cmp -s "$R/etc/trustfix/client.key" "$T/down-key"
+ok $? "the store and the key were not changed"
+
 done_testing
