@@ -596,6 +596,16 @@ load_state(struct renew_run *r)
 		    "remove that folder",
 		    r->pend.cert, host, r->pend.cert);
 		free(host);
+	} else if (r->has_pending && r->e.server != NULL && r->pend.server != NULL &&
+	    strcmp(r->pend.server, r->e.server) != 0) {
+		char *host = tf_hostpath(&cli->ctx, EST_PENDING_DIR);
+
+		/* a request is resent only to the server that accepted it */
+		rc = tf_error(&cli->ctx, TF_EUSAGE,
+		    "a pending enrollment with '%s' is kept in '%s': finish it with --server %s, "
+		    "or remove that folder",
+		    r->pend.server, host, r->pend.server);
+		free(host);
 	}
 	return rc;
 }

@@ -348,8 +348,9 @@ est_pending_load(struct cli *cli, struct est_pending *p, bool *found)
 		goto out;
 	}
 	if ((rc = pending_read(cli, dirfd, PENDING_KEY, &p->key_pem, &p->key_len, &exists)) == 0 &&
-	    exists && (rc = pending_read(cli, dirfd, PENDING_CSR, &csr, &clen, &exists)) == 0 &&
-	    !exists)
+	    (!exists ||
+	        ((rc = pending_read(cli, dirfd, PENDING_CSR, &csr, &clen, &exists)) == 0 &&
+	            !exists)))
 		rc = tf_error(&cli->ctx, TF_EINVALID,
 		    "the pending enrollment in '%s' lacks its key or request: remove the folder to "
 		    "start afresh",

@@ -76,6 +76,22 @@ is "$(spki "$R$CERT")" "$pend_spki" "renew: the pending key"
 is "$(grep -c 'simplereenroll' "$T/pend2.log")" 2 "renew: re-enrollment both times"
 est_stop pend2
 
+# a pending request is resent only to the server that accepted it
+est_start pend3 --fault-202 1 --retry-after 30
+PEND3=$URL
+tfe renew --force --max-wait 0
+is "$rc" 5 "a request left pending: exit 5"
+est_start other
+tfe renew
+is "$rc" 2 "the pending request belongs to another server: exit 2"
+like "$T/err" "finish it with --server $PEND3" "... and the message names that server"
+is "$(grep -c 'enroll' "$T/other.log")" 0 "the other server was not sent the request"
+est_stop other
+URL=$PEND3
+tfe renew
+is "$rc" 0 "finished with the server that accepted it"
+est_stop pend3
+
 # a manufacturer certificate and a password (--auth both)
 "$MKCERT" --subject "/CN=Manufacturer CA" --ca --key-type ec:P-256 --key-out "$T/mfg.key" \
     -o "$T/mfg.pem"
