@@ -61,6 +61,7 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
 	struct audit_file *af = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*af));
 	char **refs = tf_calloc(ch->nfiles ? ch->nfiles : 1, sizeof(*refs)), *body = NULL;
 	struct audit_change ac = { 0 };
+	struct change keyed = { 0 };
 	size_t i, rlen;
 	int rc = 0;
 
@@ -87,9 +88,15 @@ record_commit(struct cli *cli, struct audit *a, const struct change_opts *o,
 	ac.ticket = o->ticket;
 	ac.operator_name = operator_name(o);
 	ac.command = o->command;
-	ac.trailer_keys = (const char *const *)ch->trailer_keys;
-	ac.trailer_values = (const char *const *)ch->trailer_values;
-	ac.ntrailers = ch->ntrailers;
+	/* the key files, so that a rollback knows where a vault reference belongs */
+	for (i = 0; i < ch->nfiles; i++)
+		if (refs[i] != NULL)
+			change_add_trailer(&keyed, "Trustfix-Key-File", ch->files[i].path);
+	for (i = 0; i < ch->ntrailers; i++)
+		change_add_trailer(&keyed, ch->trailer_keys[i], ch->trailer_values[i]);
+	ac.trailer_keys = (const char *const *)keyed.trailer_keys;
+	ac.trailer_values = (const char *const *)keyed.trailer_values;
+	ac.ntrailers = keyed.ntrailers;
 	rc = audit_record(id_out, a, af, ch->nfiles, &ac);
 out:
 	for (i = 0; i < ch->nfiles; i++)
@@ -97,6 +104,7 @@ out:
 	free(refs);
 	free(af);
 	free(body);
+	change_release(&keyed);
 	return rc;
 }
 
@@ -692,6 +700,7 @@ has_checks(struct cli *cli)
 struct failed_head {
 	char *failure;       /* its Trustfix-Failed, or NULL */
 	struct change *undo; /* the trailers of the undo, swapped */
+	struct cli *cli;     /* key files it names are noted as such */
 };
 
 static int
@@ -709,6 +718,8 @@ read_failed_head(const struct audit_entry *e, void *arg)
 			change_add_trailer(f->undo, "Trustfix-Removed", v);
 		else if (strcmp(k, "Trustfix-Removed") == 0)
 			change_add_trailer(f->undo, "Trustfix-Added", v);
+		else if (strcmp(k, "Trustfix-Key-File") == 0)
+			vault_add_key_path(&f->cli->ctx, v);
 	}
 	return 0;
 }
@@ -742,7 +753,7 @@ static int
 finish_undo(struct cli *cli, struct audit *a, struct txn *t, const struct change_opts *o)
 {
 	struct change undo = { 0 };
-	struct failed_head f = { NULL, &undo };
+	struct failed_head f = { NULL, &undo, cli };
 	struct change_opts uo = *o;
 	char head[41], id[41], token[33], *payload = NULL;
 	size_t i, plen;
@@ -760,8 +771,9 @@ finish_undo(struct cli *cli, struct audit *a, struct txn *t, const struct change
 		unsigned char *key;
 		size_t klen;
 
-		if (cf->kind != TS_OP_WRITE || !vault_is_ref(cf->data, cf->len, NULL))
-			continue;
+		if (cf->kind != TS_OP_WRITE || !vault_is_ref(cf->data, cf->len, NULL) ||
+		    !vault_is_key_path(&cli->ctx, cf->path))
+			continue; /* a reference where no key was is put back as text */
 		if ((rc = vault_resolve(&cli->ctx, cf->data, cf->len, &key, &klen)) != 0)
 			break;
 		free(cf->data);
@@ -769,7 +781,6 @@ finish_undo(struct cli *cli, struct audit *a, struct txn *t, const struct change
 		cf->len = klen;
 		cf->mode = 0600;
 		cf->secret = true;
-		vault_add_key_path(&cli->ctx, cf->path);
 	}
 	if (rc != 0)
 		goto fail;

@@ -11,6 +11,7 @@
 
 #include "../audit/audit.h"
 #include "../audit/vault.h"
+#include "../core/path.h"
 #include "../core/subject.h"
 #include "change.h"
 
@@ -30,7 +31,55 @@ struct target {
 	struct cli *cli;
 	struct change *ch;
 	struct rollback_req *r;
+	struct audit *a;
 };
+
+/* Whether the log names 'path' (absolute) as a key file of some change. */
+struct key_file {
+	const char *path;
+	bool found;
+};
+
+static int
+find_key_file(const struct audit_entry *e, void *arg)
+{
+	struct key_file *k = arg;
+	size_t i;
+
+	for (i = 0; i < e->ntrailers && !k->found; i++)
+		k->found = strcmp(e->trailer_keys[i], "Trustfix-Key-File") == 0 &&
+		    strcmp(e->trailer_values[i], k->path) == 0;
+	return k->found ? 1 : 0;
+}
+
+/*
+ * A vault reference is resolved only where a key file was: a path known as
+ * one (the [client] key), or named so by a change of the log. Anywhere else
+ * it is refused: a private key is never written to a file that was not one.
+ */
+static int
+check_key_file(struct target *t, const char *path)
+{
+	struct key_file k = { path, false };
+	char *host;
+	int rc;
+
+	if (vault_is_key_path(&t->cli->ctx, path))
+		return 0;
+	if (t->a != NULL && (rc = audit_log(t->a, NULL, 0, find_key_file, &k)) < 0)
+		return rc;
+	if (k.found) {
+		vault_add_key_path(&t->cli->ctx, path);
+		return 0;
+	}
+	host = tf_hostpath(&t->cli->ctx, path);
+	rc = tf_error(&t->cli->ctx, TF_EREFUSED,
+	    "'%s' is recorded as a key vault reference, but no change made it a key file: "
+	    "refusing to write a private key there",
+	    host);
+	free(host);
+	return rc;
+}
 
 static bool
 has_ref(const struct ts_cert_ref *v, size_t n, const unsigned char *sha256)
@@ -123,7 +172,8 @@ restore(struct target *t, const char *relpath, const struct audit_blob *b)
 	}
 	if (b != NULL && b->mode != AUDIT_MODE_LINK && vault_is_ref(b->data, b->len, NULL)) {
 		/* a private key: the log has its reference, the vault the key */
-		if ((rc = vault_resolve(&t->cli->ctx, b->data, b->len, &kdata, &klen)) != 0)
+		if ((rc = check_key_file(t, path)) != 0 ||
+		    (rc = vault_resolve(&t->cli->ctx, b->data, b->len, &kdata, &klen)) != 0)
 			goto out;
 		key = *b;
 		key.data = kdata;
@@ -335,7 +385,7 @@ static int
 plan_rollback(struct cli *cli, struct audit *a, struct change *ch, void *arg)
 {
 	struct rollback_req *r = arg;
-	struct target t = { .cli = cli, .ch = ch, .r = r };
+	struct target t = { .cli = cli, .ch = ch, .r = r, .a = a };
 	struct change_scope *scope = r->scope;
 	struct later l = { .a = a, .r = r };
 	struct info in = { .r = r };

@@ -232,6 +232,28 @@ rmdir "$R/etc/trustfix"
 is "$(tree_sum "$R")" "$sum" "the refused '..' paths changed nothing under the root"
 cmp -s "$T/outside.pem" "$QV"
 ok $? "the refused '..' paths changed nothing outside"
+# a file forged to look like a key vault reference: a rollback never writes
+# a key there (only where a change recorded a key file)
+R=$T/forge
+mkdir -p "$R/etc/certdir"
+cp "$QV" "$R/etc/certdir/quovadis.pem"
+tf --root "$R" add "$IT" --store /etc/certdir
+is "$rc" 0 "forge: a first change"
+z=0000000000000000000000000000000000000000000000000000000000000000
+printf 'trustfix key vault reference\nspki-sha256: %s\ncontent-sha256: %s\nkept in /var/lib/trustfix/keys/x\n' \
+    "$z" "$z" >"$R/etc/certdir/forged.pem"
+tf --root "$R" remove "$QV_SHA" --store /etc/certdir
+is "$rc" 0 "forge: a change that records the forged file as drift"
+drift=$(agit "$R" log -1 --skip=1 --format=%H)
+agit "$R" show --stat "$drift" | grep -q forged.pem
+ok $? "forge: the forged file is in the record before the change"
+rm "$R/etc/certdir/forged.pem"
+tf --root "$R" rollback --to "$drift" --force
+is "$rc" 4 "forge: rollback to a state holding a forged reference is refused: exit 4"
+like "$T/err" "forged\.pem.* no change made it a key file" "forge: the message names the file"
+[ ! -e "$R/etc/certdir/forged.pem" ]
+ok $? "forge: nothing was written there"
+
 sentinel_ok "every command above"
 
 done_testing
