@@ -65,20 +65,9 @@ change_print(struct cli *cli, const struct change *ch, bool dry_run, const char 
 			json_array_append_new(files,
 			    json_pack("{s:o,s:s}", "path", out_jstr(ch->files[i].path), "action",
 			        op_name(ch->files[i].kind)));
-		for (i = 0; i < ch->ntrailers; i++) {
-			const char *v = ch->trailer_values[i], *sp = strrchr(v, ' ');
-			json_t *arr = strcmp(ch->trailer_keys[i], "Trustfix-Added") == 0 ? added
-			    : strcmp(ch->trailer_keys[i], "Trustfix-Removed") == 0       ? removed
-			                                                                 : NULL;
-			char *store;
-
-			if (arr == NULL || sp == NULL)
-				continue;
-			store = tf_strndup(v, (size_t)(sp - v));
-			json_array_append_new(arr,
-			    json_pack("{s:o,s:s}", "store", out_jstr(store), "sha256", sp + 1));
-			free(store);
-		}
+		for (i = 0; i < ch->ntrailers; i++)
+			out_trailer_cert(ch->trailer_keys[i], ch->trailer_values[i], added,
+			    removed);
 		json_object_set_new(doc, "files", files);
 		json_object_set_new(doc, "added", added);
 		json_object_set_new(doc, "removed", removed);

@@ -145,21 +145,8 @@ certs_json(json_t *doc)
 
 	json_array_foreach(tr, i, t)
 	{
-		const char *k = json_string_value(json_object_get(t, "key"));
-		const char *v = json_string_value(json_object_get(t, "value"));
-		const char *sp = v != NULL ? strrchr(v, ' ') : NULL;
-		json_t *arr = k == NULL                  ? NULL
-		    : strcmp(k, "Trustfix-Added") == 0   ? added
-		    : strcmp(k, "Trustfix-Removed") == 0 ? removed
-		                                         : NULL;
-		char *store;
-
-		if (arr == NULL || sp == NULL)
-			continue;
-		store = tf_strndup(v, (size_t)(sp - v));
-		json_array_append_new(arr,
-		    json_pack("{s:o,s:s}", "store", out_jstr(store), "sha256", sp + 1));
-		free(store);
+		out_trailer_cert(json_string_value(json_object_get(t, "key")),
+		    json_string_value(json_object_get(t, "value")), added, removed);
 	}
 	json_object_set_new(doc, "added", added);
 	json_object_set_new(doc, "removed", removed);

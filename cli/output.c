@@ -160,3 +160,21 @@ out_days_left(time_t t, time_t now)
 
 	return d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
 }
+
+void
+out_trailer_cert(const char *key, const char *value, json_t *added, json_t *removed)
+{
+	const char *sp = value != NULL ? strrchr(value, ' ') : NULL;
+	json_t *arr = key == NULL                  ? NULL
+	    : strcmp(key, "Trustfix-Added") == 0   ? added
+	    : strcmp(key, "Trustfix-Removed") == 0 ? removed
+	                                           : NULL;
+	char *store;
+
+	if (arr == NULL || sp == NULL)
+		return;
+	store = tf_strndup(value, (size_t)(sp - value));
+	json_array_append_new(arr,
+	    json_pack("{s:o,s:s}", "store", out_jstr(store), "sha256", sp + 1));
+	free(store);
+}

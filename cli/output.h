@@ -22,6 +22,13 @@ json_t *out_jhex(const unsigned char *p, size_t len);
 void out_emit(FILE *fp, json_t *v);
 
 /*
+ * Append the certificate of a Trustfix-Added or Trustfix-Removed trailer
+ * ("<store> <sha256>") to 'added' or 'removed' as {"store", "sha256"};
+ * other keys and malformed values are left out.
+ */
+void out_trailer_cert(const char *key, const char *value, json_t *added, json_t *removed);
+
+/*
  * A growing text buffer, for output built off the main thread (the JSON of
  * each certificate is made on the scan's decoding threads). 'p' is always
  * NUL-terminated once anything was added; the owner frees it.
