@@ -68,6 +68,30 @@ is "$rc" 0 "rollback after renew: exit 0"
 cmp -s "$R$CERT" "$T/c0.pem" && cmp -s "$R$KEY" "$T/k0.pem"
 ok $? "rollback: the old certificate and key, byte for byte"
 is "$(mode "$R$KEY")" 600 "rollback: the key file is 0600"
+
+# killed while a post-change hook runs: the next run undoes the renewal,
+# the old key back from the vault
+cat >"$R/etc/trustfix/hooks/post-change.d/30-die" <<'EOF'
+#!/bin/sh
+kill -9 $PPID
+sleep 5
+EOF
+chmod +x "$R/etc/trustfix/hooks/post-change.d/30-die"
+tfe renew --force
+is "$rc" 137 "renew killed during its post-change hooks"
+[ "$(serial "$R$CERT")" != "$(serial "$T/c0.pem")" ]
+ok $? "the new certificate is in place after the crash"
+rm "$R/etc/trustfix/hooks/post-change.d/30-die"
+mkdir -p "$R/etc/ssl"
+cp "$DATA/QuoVadis_Root_CA_2.pem" "$R/etc/ssl/other.pem"
+tf --root "$R" add "$DATA/QuoVadis_Root_CA_2.pem" --store /etc/ssl/other.pem
+is "$rc" 3 "the next change (of another store, with nothing to do): exit 3"
+like "$T/err" "undone now" "... undoes the unchecked renewal first"
+cmp -s "$R$CERT" "$T/c0.pem" && cmp -s "$R$KEY" "$T/k0.pem"
+ok $? "the old certificate and key are back, byte for byte"
+is "$(mode "$R$KEY")" 600 "the key file is 0600"
+audit_objects "$R" >"$T/objects"
+unlike "$T/objects" 'PRIVATE KEY' "no private key in any audit object"
 est_stop short
 
 # a year's certificate: not due
