@@ -14,16 +14,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "../bundles/bundle.h"
 #include "../core/path.h"
 #include "../truststore/policy.h"
+#include "../truststore/truststore.h"
 #include "change.h"
 #include "estcli.h"
 #include "output.h"
-#include "probe.h"
 #include "renewcli.h"
 
 /* One step of the run, for the report. */
@@ -85,38 +83,32 @@ step(struct remediate *r, const char *name, const char *outcome, char *detail)
 	fflush(stdout);
 }
 
-/* The certificates of the policy that a store holds, or misses. */
+/*
+ * A store's certificates and what the policy says of them: the scan and
+ * checks "trustfix inspect" runs, its decommissioned and missing-required
+ * findings counted.
+ */
 static char *
-inspect_store(struct remediate *r, const char *store, const struct tf_policy *pol, bool *bad)
+inspect_store(struct remediate *r, const char *store, const struct tf_policy *pol)
 {
-	struct probe_anchors an = { 0 };
-	const char *host = store; /* as the device names it */
-	char *out = NULL, *next;
-	bool *have_req;
-	size_t i, k, ndecom = 0, nmissing = 0;
+	struct truststore_checks checks = { pol, r->cli->ctx.cfg->warn_days, r->cli->ctx.now };
+	struct truststore_stats stats = { 0 };
+	struct tf_findings fs = { 0 };
+	struct truststore *ts = NULL;
+	char *out, *next;
+	size_t i, ndecom = 0, nmissing = 0;
 
-	if (probe_anchors_read(&an, &r->cli->ctx, store, NULL, NULL) != 0) {
-		out = tf_asprintf("%s: cannot be read: %s", host, r->cli->ctx.errmsg);
+	if (truststore_open(&ts, &r->cli->ctx, store, NULL) != 0 ||
+	    truststore_scan(ts, &checks, &fs, &stats, NULL, NULL) != 0) {
+		out = tf_asprintf("%s: cannot be read: %s", store, r->cli->ctx.errmsg);
 		tf_error_clear(&r->cli->ctx);
-		*bad = true;
-		return out;
+		goto out;
 	}
-	have_req = tf_calloc(pol->nrequired ? pol->nrequired : 1, sizeof(bool));
-	for (i = 0; i < an.n; i++) {
-		unsigned char md[32];
-		unsigned int mdlen = 0;
-
-		if (X509_digest(an.v[i], EVP_sha256(), md, &mdlen) != 1)
-			continue;
-		if (tf_policy_find(pol->decommissioned, pol->ndecommissioned, md) != NULL)
-			ndecom++;
-		for (k = 0; k < pol->nrequired; k++)
-			if (memcmp(pol->required[k].sha256, md, 32) == 0)
-				have_req[k] = true;
+	for (i = 0; i < fs.n; i++) {
+		ndecom += fs.v[i].kind == TF_F_DECOMMISSIONED;
+		nmissing += fs.v[i].kind == TF_F_MISSING_REQUIRED;
 	}
-	for (k = 0; k < pol->nrequired; k++)
-		nmissing += !have_req[k];
-	out = tf_asprintf("%s: %zu certificates", host, an.n);
+	out = tf_asprintf("%s: %zu certificates", store, stats.certificates);
 	if (ndecom > 0) {
 		next = tf_asprintf("%s, %zu decommissioned", out, ndecom);
 		free(out);
@@ -127,9 +119,9 @@ inspect_store(struct remediate *r, const char *store, const struct tf_policy *po
 		free(out);
 		out = next;
 	}
-	*bad = *bad || ndecom > 0 || nmissing > 0;
-	free(have_req);
-	probe_anchors_release(&an);
+out:
+	tf_findings_release(&fs);
+	truststore_free(ts);
 	return out;
 }
 
@@ -139,16 +131,16 @@ do_inspect(struct remediate *r)
 	struct cli *cli = r->cli;
 	struct tf_policy *pol = NULL;
 	char *detail = NULL, *line, *next;
-	bool bad = false;
 	size_t i;
 	int rc;
 
-	if ((rc = tf_policy_load(&pol, &cli->ctx, cli->ctx.cfg->policy)) != 0) {
+	/* the policy inspect uses: the installed bundle's, else the configured one */
+	if ((rc = bundle_policy_load(&pol, &cli->ctx, cli->ctx.cfg->policy)) != 0) {
 		step(r, "inspect", "failed", tf_strdup(cli->ctx.errmsg));
 		return rc;
 	}
 	for (i = 0; i < r->nstores; i++) {
-		line = inspect_store(r, r->stores[i], pol, &bad);
+		line = inspect_store(r, r->stores[i], pol);
 		next = tf_asprintf("%s%s%s", detail ? detail : "", detail ? "; " : "", line);
 		free(detail);
 		free(line);
