@@ -133,15 +133,18 @@ vault_add_key_path(struct tf_ctx *ctx, const char *path)
 bool
 vault_is_key_path(const struct tf_ctx *ctx, const char *path)
 {
-	char *p;
-	size_t i;
+	char *p = NULL;
+	size_t i, n;
 	bool found = false;
 
 	if (ctx->nkey_paths == 0)
 		return false;
-	p = norm_path(path);
+	/* a path already in normal form (the common case: every scanned file) is compared as is */
+	n = strlen(path);
+	if (path[0] != '/' || strstr(path, "//") != NULL || (n > 1 && path[n - 1] == '/'))
+		path = p = norm_path(path);
 	for (i = 0; i < ctx->nkey_paths && !found; i++)
-		found = strcmp(ctx->key_paths[i], p) == 0;
+		found = strcmp(ctx->key_paths[i], path) == 0;
 	free(p);
 	return found;
 }

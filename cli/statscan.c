@@ -83,9 +83,27 @@ struct scan {
 	int dfd;          /* the directory, or -1 for a file store */
 	int64_t clock;
 	bool changes_only;
+	bool has_keys; /* a key file is the store or in it: see audit/vault.h */
 	struct sc_file *v;
 	size_t n;
 };
+
+/* Whether a key file of ctx is 'store' (normalised) or a file directly in it. */
+static bool
+holds_key_path(const struct tf_ctx *ctx, const char *store)
+{
+	size_t i, n = strlen(store);
+
+	for (i = 0; i < ctx->nkey_paths; i++) {
+		const char *k = ctx->key_paths[i];
+
+		if (strcmp(k, store) == 0 ||
+		    (strncmp(k, store, n) == 0 && (n == 1 || k[n] == '/') &&
+		        strchr(k + n + (n > 1), '/') == NULL))
+			return true;
+	}
+	return false;
+}
 
 static void
 emit(struct scan *sc, const char *name, uint32_t st_mode, const unsigned char id[20],
@@ -202,7 +220,7 @@ scan_one(struct scan *sc, const char *name, const struct sc_entry *old, const st
 	}
 	if ((rc = read_one(sc, name, &st, &data, &len)) == 1)
 		goto gone;
-	if (rc == 0 && sc->ctx->nkey_paths > 0) {
+	if (rc == 0 && sc->has_keys) {
 		char *path = sc->s->is_dir ? tf_path_join(sc->path, name) : tf_strdup(sc->path);
 
 		rc = vault_blob_id(hex, sc->a, sc->ctx, path, data, len);
@@ -396,6 +414,7 @@ statcache_scan(struct statcache *cache, struct tf_ctx *ctx, struct audit *a, con
 	*out = NULL;
 	*nout = 0;
 	sc.path = path;
+	sc.has_keys = holds_key_path(ctx, path);
 	sc.clock = sc_coarse_now_ns();
 	sc.changes_only = changes_only && old != NULL;
 	if (tf_lstat(ctx, path, &st) == -1) {
