@@ -24,6 +24,7 @@ est_start() {
 	"$ESTD" --init-ca "$T/ca" --port 0 --port-file "$T/$_n.port" --pid-file "$T/$_n.pid" \
 	    --log "$T/$_n.log" --auth basic --user alice --password-file "$T/pw" "$@" \
 	    >/dev/null 2>"$T/$_n.err" &
+	echo $! >"$T/$_n.pid.start" # stopped even if it dies before writing its pid file
 	_i=0
 	while [ ! -s "$T/$_n.port" ] && [ $_i -lt 200 ]; do
 		sleep 0.05
@@ -34,19 +35,21 @@ est_start() {
 }
 # est_stop NAME: SIGTERM by pid, and wait until the server has gone
 est_stop() {
-	[ -s "$T/$1.pid" ] || return 0
-	_p=$(cat "$T/$1.pid")
-	kill "$_p" 2>/dev/null
-	_i=0
-	while kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do
-		sleep 0.02
-		_i=$((_i + 1))
+	for _f in "$T/$1.pid" "$T/$1.pid.start"; do
+		[ -s "$_f" ] || continue
+		_p=$(cat "$_f")
+		kill "$_p" 2>/dev/null
+		_i=0
+		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do
+			sleep 0.02
+			_i=$((_i + 1))
+		done
+		rm -f "$_f"
 	done
-	rm -f "$T/$1.pid"
 }
 est_stop_all() {
-	for _f in "$T"/*.pid; do
-		[ -e "$_f" ] && est_stop "$(basename "$_f" .pid)"
+	for _f in "$T"/*.pid.start; do
+		[ -e "$_f" ] && est_stop "$(basename "$_f" .pid.start)"
 	done
 }
 trap 'est_stop_all; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT

@@ -4,49 +4,18 @@
 # authentication modes and the fault modes that the EST client tests rely on.
 . "$TF_SRC/tests/cli/lib.sh"
 
-ESTD=$TF_TOOLS/est-server
-if [ ! -x "$ESTD" ]; then
-	echo "Bail out! $ESTD is missing: build it first (make check-run does)"
-	exit 1
-fi
-printf 'open sesame\n' >"$T/pw"
+. "$TF_SRC/tests/cli/est-lib.sh"
 
-# start NAME [OPTIONS]: an EST server on a free port with the CA in $T/ca;
-# sets $URL; its pid in $T/NAME.pid, its log in $T/NAME.log
+# start NAME [OPTIONS]: est_start, with $URL the EST path, checked to answer
 start() {
 	n=$1
-	shift
-	rm -f "$T/$n.port"
-	"$ESTD" --init-ca "$T/ca" --port 0 --port-file "$T/$n.port" --pid-file "$T/$n.pid" \
-	    --log "$T/$n.log" --auth basic --user alice --password-file "$T/pw" "$@" \
-	    >/dev/null 2>"$T/$n.err" &
-	i=0
-	while [ ! -s "$T/$n.port" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	URL=https://127.0.0.1:$(cat "$T/$n.port" 2>/dev/null)/.well-known/est
+	est_start "$@"
+	URL=$URL/.well-known/est
 	# answers: the port file is written once the socket listens
 	curl -sS --max-time 5 --cacert "$T/ca/ca.pem" -o /dev/null "$URL/cacerts" ||
 		diag "server $n does not answer: $(cat "$T/$n.err")"
 }
-# stop NAME: SIGTERM by pid, and wait until the server has gone
-stop() {
-	[ -s "$T/$1.pid" ] || return 0
-	p=$(cat "$T/$1.pid")
-	kill "$p" 2>/dev/null
-	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.02
-		i=$((i + 1))
-	done
-}
-stop_all() {
-	for f in "$T"/*.pid; do
-		[ -e "$f" ] && stop "$(basename "$f" .pid)"
-	done
-}
-trap 'stop_all; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
+stop() { est_stop "$1"; }
 
 # csr NAME SUBJECT [openssl req options]: key $T/NAME.key, base64 CSR $T/NAME.b64
 csr() {

@@ -7,49 +7,13 @@
 # subject printed escaped, the configured probes, and the JSON document.
 . "$TF_SRC/tests/cli/lib.sh"
 
-ESTD=$TF_TOOLS/est-server
-if [ ! -x "$ESTD" ]; then
-	echo "Bail out! $ESTD is missing: build it first (make check-run does)"
-	exit 1
-fi
+. "$TF_SRC/tests/cli/est-lib.sh"
 
-# start NAME [est-server options]: a TLS server on a free port of 127.0.0.1
-# with the CA in $T/ca; its port in $T/NAME.port, its pid in $T/NAME.pid
-start() {
-	_n=$1
-	shift
-	rm -f "$T/$_n.port"
-	"$ESTD" --init-ca "$T/ca" --port 0 --port-file "$T/$_n.port" --pid-file "$T/$_n.pid" \
-	    "$@" >/dev/null 2>"$T/$_n.err" &
-	echo $! >"$T/$_n.pid.start"
-	_i=0
-	while [ ! -s "$T/$_n.port" ] && [ $_i -lt 200 ]; do
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	[ -s "$T/$_n.port" ] || diag "server $_n did not start: $(cat "$T/$_n.err")"
-}
+# start NAME [est-server options] / stop NAME: a TLS server on 127.0.0.1
+# with the CA in $T/ca (est-lib.sh); port NAME: its port
+start() { est_start "$@"; }
+stop() { est_stop "$1"; }
 port() { cat "$T/$1.port"; }
-# stop NAME: SIGTERM by pid, and wait until it has gone
-stop() {
-	for _f in "$T/$1.pid" "$T/$1.pid.start"; do
-		[ -s "$_f" ] || continue
-		_p=$(cat "$_f")
-		kill "$_p" 2>/dev/null
-		_i=0
-		while kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do
-			sleep 0.02
-			_i=$((_i + 1))
-		done
-		rm -f "$_f"
-	done
-}
-stop_all() {
-	for _f in "$T"/*.pid.start; do
-		[ -e "$_f" ] && stop "$(basename "$_f" .pid.start)"
-	done
-}
-trap 'stop_all; chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
 
 start main
 P=$(port main)
